@@ -1,0 +1,75 @@
+# VaultPay: the one interface. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export PYTHONPATH := layers/vaultpay:.
+export SAM_CLI_TELEMETRY := 0
+PORT ?= 3000
+ENV ?= dev
+FN ?=
+EVENT ?=
+
+DEPS := $(VENV)/.installed
+SAM_DEPS := $(SAM_VENV)/.installed
+DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
+
+.PHONY: help setup run test test-unit test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(DEPS): requirements/dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (PYTHON=python3.11 make ...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@touch $@
+
+$(SAM_DEPS): requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+
+$(DDB_JAR): | $(DEPS)
+	$(PY) -m local.dynamodb_local fetch
+
+setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch DynamoDB Local
+
+run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
+	$(PY) -m local run --port $(PORT)
+
+test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite
+	$(PY) -m pytest
+
+test-unit: $(DEPS) ## unit tests only (moto in-process, no network)
+	$(PY) -m pytest tests/unit
+
+lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/vaultpay functions local tools tests
+	$(SAM) validate --lint --region ap-south-1
+	$(PY) -m tools.openapi --check
+
+format: $(DEPS) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+openapi: $(DEPS) ## regenerate the OpenAPI document served at /api/openapi.json
+	$(PY) -m tools.openapi
+
+build: $(SAM_DEPS) ## sam build: arm64 artifacts for the Lambda runtime, on this machine, no Docker
+	$(SAM) build
+
+deploy: build ## sam deploy --config-env $(ENV) (needs AWS credentials)
+	$(SAM) deploy --config-env $(ENV)
+
+reset: ## wipe the local stack's data, keys and secrets
+	rm -rf .local/dynamodb .local/state .local/stack.json .local/*.log
+
+clean: reset ## remove everything set up by make (virtualenvs, DynamoDB Local, build output)
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

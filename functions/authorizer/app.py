@@ -1,0 +1,43 @@
+"""Lambda authorizer (HTTP API, payload 2.0, simple responses): verifies the access token and
+hands the user id to the functions. A missing, malformed, expired or forged token is 401."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vaultpay.errors import Unauthenticated
+from vaultpay.observability import logger, tracer
+from vaultpay.services import access_token_verifier
+
+BEARER_PREFIX = "bearer "
+
+
+class Unauthorized(Exception):
+    """API Gateway's contract: an authorizer that raises exactly "Unauthorized" answers 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def _bearer_token(event: APIGatewayAuthorizerEventV2) -> str:
+    header = (event.headers or {}).get("authorization", "")
+    if not header.lower().startswith(BEARER_PREFIX):
+        raise Unauthorized()
+    return header[len(BEARER_PREFIX) :].strip()
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayAuthorizerEventV2)
+def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -> dict:
+    try:
+        user_id = access_token_verifier().verify(_bearer_token(event))
+    except Unauthenticated:
+        logger.info("access token rejected", extra={"route": event.route_key})
+        raise Unauthorized() from None
+    return APIGatewayAuthorizerResponseV2(authorize=True, context={"user_id": user_id}).asdict()

@@ -1,0 +1,89 @@
+"""Identity: register, login, token refresh, logout and profile."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vaultpay.api.app import BEARER_AUTH, create_app
+from vaultpay.api.context import authenticated_user_id
+from vaultpay.api.docs import responses
+from vaultpay.models.api import (
+    LoginRequest,
+    LogoutRequest,
+    Profile,
+    RefreshRequest,
+    RegisteredUser,
+    RegisterRequest,
+    TokenPair,
+)
+from vaultpay.observability import logger, metrics, tracer
+from vaultpay.services import identity_service
+
+app = create_app("identity")
+
+
+@app.post(
+    "/api/users/register/",
+    status_code=201,
+    summary="Register with e-mail, password, full name and Aadhaar number",
+    tags=["identity"],
+    responses=responses(201, 400, 409, 413),
+)
+def register(body: RegisterRequest) -> RegisteredUser:
+    user = identity_service().register(body)
+    metrics.add_metric(name="UserRegistered", unit=MetricUnit.Count, value=1)
+    return user
+
+
+@app.post(
+    "/api/users/login/",
+    summary="Log in: an access token and a refresh token",
+    tags=["identity"],
+    responses=responses(200, 400, 401, 413, 429),
+)
+def login(body: LoginRequest) -> TokenPair:
+    return identity_service().login(body)
+
+
+@app.post(
+    "/api/users/token/refresh/",
+    summary="Rotate a refresh token for a new pair",
+    tags=["identity"],
+    responses=responses(200, 400, 401, 409, 413),
+)
+def refresh(body: RefreshRequest) -> TokenPair:
+    return identity_service().refresh(body)
+
+
+@app.post(
+    "/api/users/logout/",
+    status_code=204,
+    summary="Log out: revoke the session of this refresh token",
+    tags=["identity"],
+    security=BEARER_AUTH,
+    responses=responses(204, 400, 401, 413),
+)
+def logout(body: LogoutRequest) -> Response[None]:
+    identity_service().logout(authenticated_user_id(app.current_event), body)
+    return Response(status_code=204)
+
+
+@app.get(
+    "/api/users/profile/",
+    summary="The caller's profile (Aadhaar masked)",
+    tags=["identity"],
+    security=BEARER_AUTH,
+    responses=responses(200, 401, 404),
+)
+def profile() -> Profile:
+    return identity_service().profile(authenticated_user_id(app.current_event))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,107 @@
+"""Wallet: transfers (atomic, exactly once), balance, history and transaction detail."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vaultpay.api.app import BEARER_AUTH, create_app
+from vaultpay.api.conditional import entity_tag, none_match
+from vaultpay.api.context import authenticated_user_id
+from vaultpay.api.docs import responses
+from vaultpay.logic.wallet import TransferCommand, validate_idempotency_key
+from vaultpay.models.api import Balance, HistoryPage, TransactionDetail, TransferReceipt, TransferRequest
+from vaultpay.observability import logger, metrics, tracer
+from vaultpay.services import idempotent_transfer, wallet_service
+
+app = create_app("wallet")
+
+
+@app.post(
+    "/api/wallet/transfer/",
+    status_code=201,
+    summary="Send money, exactly once per Idempotency-Key",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=responses(201, 400, 401, 404, 409, 413, 503),
+)
+def transfer(
+    body: TransferRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="idempotency-key", description="A fresh key (e.g. a UUID) per intended payment; reuse it to retry."),
+    ] = None,
+) -> Response[TransferReceipt]:
+    command = TransferCommand(
+        user_id=authenticated_user_id(app.current_event),
+        idempotency_key=validate_idempotency_key(idempotency_key),
+        transfer=body,
+    )
+    idempotent = idempotent_transfer()
+    idempotent.config.register_lambda_context(app.lambda_context)
+    outcome = idempotent.run(command=command)
+    receipt = outcome["receipt"]
+    headers = {"Location": f"/api/wallet/transactions/{receipt['reference_id']}/", "Cache-Control": "no-store"}
+    if outcome["replayed"]:
+        headers["Idempotent-Replayed"] = "true"
+        metrics.add_metric(name="TransferReplayed", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="TransferSucceeded", unit=MetricUnit.Count, value=1)
+    return Response(status_code=201, content_type="application/json", body=json.dumps(receipt), headers=headers)
+
+
+@app.get(
+    "/api/wallet/balance/",
+    summary="The caller's balance; send If-None-Match with the last ETag to poll cheaply (304)",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=responses(200, 401, 404, no_content=(304,)),
+)
+def balance(
+    if_none_match: Annotated[str | None, Header(alias="if-none-match")] = None,
+) -> Response[Balance]:
+    current = wallet_service().balance(authenticated_user_id(app.current_event))
+    etag = entity_tag(current.version)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(status_code=200, content_type="application/json", body=current.model_dump_json(), headers=headers)
+
+
+@app.get(
+    "/api/wallet/history/",
+    summary="The caller's transactions, newest first, one page at a time",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=responses(200, 400, 401),
+)
+def history(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    direction: Annotated[Literal["sent", "received"] | None, Query()] = None,
+) -> HistoryPage:
+    return wallet_service().history(authenticated_user_id(app.current_event), limit, cursor, direction)
+
+
+@app.get(
+    "/api/wallet/transactions/<reference_id>/",
+    summary="One transaction, to its sender or receiver",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=responses(200, 401, 404),
+)
+def transaction(reference_id: Annotated[str, Path(max_length=64)]) -> TransactionDetail:
+    return wallet_service().transaction(authenticated_user_id(app.current_event), reference_id)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

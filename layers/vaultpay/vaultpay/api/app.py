@@ -1,0 +1,65 @@
+"""The Powertools HTTP resolver every API function uses."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from vaultpay.api.problems import register_problem_handlers
+from vaultpay.errors import MalformedRequest, PayloadTooLarge
+
+MAX_BODY_BYTES = 16 * 1024
+BEARER_AUTH = [{"bearerAuth": []}]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ValueError("duplicate key")
+        result[name] = value
+    return result
+
+
+def parse_json_body(body: str | bytes) -> Any:
+    """Strict JSON: numbers with a fraction as Decimal (never float), no NaN or Infinity, no
+    duplicate keys, a size limit, and nesting too deep for the parser is a 400, not a crash."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    try:
+        return json.loads(
+            body,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_reject_duplicate_keys,
+        )
+    except (ValueError, RecursionError):
+        raise MalformedRequest() from None
+
+
+class VaultPayResolver(APIGatewayHttpResolver):
+    """HTTP API resolver whose routes match with or without the trailing slash, as the
+    original API's paths do (the same rule Powertools applies to REST APIs)."""
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$") -> Any:
+        return APIGatewayHttpResolver._compile_regex(rule.rstrip("/") or "/", "^{}/?$")
+
+
+def create_app(title: str) -> VaultPayResolver:
+    app = VaultPayResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+    app.configure_openapi(
+        title=f"VaultPay API ({title})",
+        version="1.0.0",
+        security_schemes={"bearerAuth": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
+    )
+    register_problem_handlers(app)
+    return app

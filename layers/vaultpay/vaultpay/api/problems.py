@@ -1,0 +1,170 @@
+"""The one place where failures become HTTP: RFC 9457 ``application/problem+json``.
+
+Every domain exception maps to a status here, by class (never by message). Validation errors
+list what is wrong and where, never the value that was sent: it may be a password or an
+Aadhaar number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+
+from vaultpay import errors
+from vaultpay.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE_URI = "https://vaultpay.example/problems/"
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.MalformedRequest: HTTPStatus.BAD_REQUEST,
+    errors.MissingIdempotencyKey: HTTPStatus.BAD_REQUEST,
+    errors.MalformedIdempotencyKey: HTTPStatus.BAD_REQUEST,
+    errors.InvalidCursor: HTTPStatus.BAD_REQUEST,
+    errors.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    errors.InvalidRefreshToken: HTTPStatus.UNAUTHORIZED,
+    errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    errors.StepUpFailed: HTTPStatus.FORBIDDEN,
+    errors.UserNotFound: HTTPStatus.NOT_FOUND,
+    errors.ReceiverNotFound: HTTPStatus.NOT_FOUND,
+    errors.TransactionNotFound: HTTPStatus.NOT_FOUND,
+    errors.VaultEntryNotFound: HTTPStatus.NOT_FOUND,
+    errors.EmailAlreadyRegistered: HTTPStatus.CONFLICT,
+    errors.AadhaarAlreadyRegistered: HTTPStatus.CONFLICT,
+    errors.RequestInFlight: HTTPStatus.CONFLICT,
+    errors.ConcurrentUpdate: HTTPStatus.CONFLICT,
+    errors.DuplicateTransaction: HTTPStatus.CONFLICT,
+    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.WeakPassword: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.SelfTransfer: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.AmountAboveLimit: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.InsufficientFunds: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.AccountLocked: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.VaultIntegrityError: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+
+def status_of(error: errors.DomainError) -> HTTPStatus:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    raise LookupError(f"no HTTP status for {type(error).__name__}")
+
+
+def title_of(code: str) -> str:
+    return code.replace("-", " ").capitalize()
+
+
+def problem(
+    status: HTTPStatus,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE_URI + code,
+        "title": title_of(code),
+        "status": int(status),
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return Response(
+        status_code=int(status),
+        content_type=PROBLEM_JSON,
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _safe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Where and what, without the offending input (it may be a secret)."""
+    safe = []
+    for error in raw:
+        location = [str(part) for part in error.get("loc", ())]
+        safe.append({"location": location, "message": str(error.get("msg", "invalid")), "type": str(error.get("type", ""))})
+    return safe
+
+
+def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
+    def _instance() -> str | None:
+        return app.current_event.path if app.current_event else None
+
+    @app.exception_handler(errors.DomainError)
+    def _domain_error(error: errors.DomainError) -> Response:
+        status = status_of(error)
+        extensions: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if isinstance(error, errors.AccountLocked):
+            headers["Retry-After"] = str(error.retry_after_seconds)
+        if isinstance(error, errors.InsufficientFunds):
+            extensions["reference_id"] = error.reference_id
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.error("request failed", extra={"problem": error.code})
+        else:
+            logger.info("request refused", extra={"problem": error.code, "status": int(status)})
+        return problem(status, error.code, error.detail, instance=_instance(), headers=headers, **extensions)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        details = _safe_validation_errors(error.errors())
+        if any(detail["type"] == "json_invalid" for detail in details):
+            return problem(HTTPStatus.BAD_REQUEST, "malformed-request", "The request body is not valid JSON.", instance=_instance())
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "validation-error",
+            "The request is not valid; see 'errors'.",
+            instance=_instance(),
+            errors=details,
+        )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media(_: RequestUnsupportedContentType) -> Response:
+        return problem(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Send the body as application/json.",
+            instance=_instance(),
+        )
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(_: NotFoundError) -> Response:
+        return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def _in_flight(_: IdempotencyAlreadyInProgressError) -> Response:
+        error = errors.RequestInFlight()
+        return problem(status_of(error), error.code, error.detail, instance=_instance(), headers={"Retry-After": "1"})
+
+    @app.exception_handler(IdempotencyValidationError)
+    def _key_reused(_: IdempotencyValidationError) -> Response:
+        error = errors.IdempotencyKeyReused()
+        return problem(status_of(error), error.code, error.detail, instance=_instance())
+
+    @app.exception_handler(IdempotencyPersistenceLayerError)
+    def _idempotency_store_down(failure: IdempotencyPersistenceLayerError) -> Response:
+        # The outcome is unknown to the caller; retrying with the same key is always safe.
+        logger.exception("idempotency store failed", extra={"error": type(failure).__name__})
+        return problem(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "temporarily-unavailable",
+            "The request could not be completed; retry it with the same Idempotency-Key.",
+            instance=_instance(),
+            headers={"Retry-After": "1"},
+        )

@@ -1,0 +1,109 @@
+"""Small helpers over the low-level DynamoDB client: (un)marshalling and error reading."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from vaultpay.errors import ConcurrentUpdate
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+def marshal(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Python values to DynamoDB attribute values; ``None`` attributes are left out."""
+    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def marshal_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Expression attribute values (``None`` is kept as NULL there)."""
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def unmarshal(item: Mapping[str, Any]) -> Item:
+    """DynamoDB attribute values to Python; numbers that are whole become ``int``."""
+    return {key: to_plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def to_plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {key: to_plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [to_plain(inner) for inner in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if hasattr(value, "value") and isinstance(getattr(value, "value", None), (bytes, bytearray)):
+        return bytes(value.value)
+    return value
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """The per-item codes of a cancelled TransactWriteItems, in request order ("None" = fine)."""
+    reasons = error.response.get("CancellationReasons") or []
+    return [str(reason.get("Code") or "None") for reason in reasons]
+
+
+def cancellation_old_item(error: ClientError, index: int) -> Item | None:
+    """The item a failed condition saw (needs ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    reasons = error.response.get("CancellationReasons") or []
+    if index >= len(reasons):
+        return None
+    item = reasons[index].get("Item")
+    return unmarshal(item) if item else None
+
+
+def iso(moment: datetime) -> str:
+    """A sortable UTC timestamp with microseconds: 2026-11-24T15:16:08.123456Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def transact_write(client: Any, items: list[dict[str, Any]], *, conflict_retries: int) -> None:
+    """TransactWriteItems, retrying TransactionConflict cancellations with full-jitter backoff.
+
+    Any other cancellation is re-raised as the ClientError for the caller to read item by
+    item; after ``conflict_retries`` conflicts in a row, ConcurrentUpdate.
+    """
+    for attempt in range(conflict_retries + 1):
+        try:
+            client.transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            if "TransactionConflict" not in cancellation_codes(error) or _has_condition_failure(error):
+                raise
+            if attempt == conflict_retries:
+                raise ConcurrentUpdate() from error
+            time.sleep(random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))  # noqa: S311
+
+
+_BACKOFF_BASE_SECONDS = 0.02
+_BACKOFF_CAP_SECONDS = 0.4
+
+
+def _has_condition_failure(error: ClientError) -> bool:
+    return "ConditionalCheckFailed" in cancellation_codes(error)

@@ -1,0 +1,71 @@
+"""Access tokens (JWT, HS256 pinned) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from vaultpay.errors import Unauthenticated
+
+ALGORITHM = "HS256"
+TOKEN_USE = "access"
+
+
+@dataclass(frozen=True)
+class AccessTokenCodec:
+    """Signs and verifies access tokens. The algorithm is pinned: a token that names another
+    (``none``, RS256 with our secret as a public key, ...) is rejected before any check."""
+
+    signing_key: Callable[[], str]
+    issuer: str
+    audience: str
+    ttl_seconds: int
+
+    def issue(self, user_id: str, now: datetime) -> str:
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
+            "jti": uuid.uuid4().hex,
+            "token_use": TOKEN_USE,
+        }
+        return jwt.encode(claims, self.signing_key(), algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> str:
+        """The user id (``sub``) of a valid access token; Unauthenticated otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM:
+                raise Unauthenticated()
+            claims = jwt.decode(
+                token,
+                self.signing_key(),
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["iss", "aud", "sub", "exp", "iat"]},
+            )
+        except jwt.PyJWTError:
+            raise Unauthenticated() from None
+        subject = claims.get("sub")
+        if claims.get("token_use") != TOKEN_USE or not isinstance(subject, str) or not subject:
+            raise Unauthenticated()
+        return subject
+
+
+def new_refresh_token() -> str:
+    """256 random bits; the server keeps only its hash."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

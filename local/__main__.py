@@ -1,0 +1,42 @@
+"""The local stack's command line.
+
+    python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from local.stack import DEFAULT_STATE_DIR, LocalStack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m local", description="VaultPay's local stack (no AWS, no Docker)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="start DynamoDB Local, moto, the gateway and the stream poller")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="gateway port (0: any free port)")
+    run.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where data, keys and logs live")
+    run.add_argument("--in-memory", action="store_true", help="keep nothing on disk (tests, benchmarks)")
+    run.add_argument("--faults", type=Path, help="fault-injection plan file (reliability tests only)")
+    run.add_argument("--max-concurrency", type=int, default=16, help="execution environments per function")
+    run.add_argument("--log-file", type=Path, help="also write every console line here")
+    run.add_argument("--quiet", action="store_true", help="print only the startup line")
+    args = parser.parse_args()
+
+    if args.command == "run":
+        stack = LocalStack(
+            state_dir=args.state_dir,
+            port=args.port,
+            in_memory=args.in_memory,
+            fault_plan=args.faults,
+            max_concurrency=args.max_concurrency,
+            log_file=args.log_file,
+            quiet=args.quiet,
+        )
+        stack.run_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,399 @@
+"""A local API Gateway (HTTP API, payload format 2.0) built from the template's routes.
+
+It matches routes the way HTTP APIs do (exact paths before path variables, greedy variables
+last, then ``$default``), runs the Lambda authorizer where the template puts one (identity
+source missing: 401; authorizer raises "Unauthorized": 401; returns isAuthorized false: 403;
+anything else: 500; results cached for ReauthorizeEvery), builds real v2 events, invokes each
+function in its own execution environment, and translates the v2 response back to HTTP.
+Errors the gateway itself produces are application/problem+json. It also serves the static
+dashboard (web/) at ``/``, as CloudFront does in a deployment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local.runtime import FunctionError, FunctionPool, InvocationFailed
+from local.template import ACCOUNT_ID, Route
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's limit
+API_ID = "local"
+PROBLEM_BASE_URI = "https://vaultpay.example/problems/"
+
+LogSink = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str] | None
+    rank: tuple[int, int, int]
+
+    @classmethod
+    def compile(cls, route: Route) -> CompiledRoute:
+        if route.path == "$default":
+            return cls(route, None, (3, 0, 0))
+        segments = route.path.split("/")
+        regex = []
+        variables = greedy = 0
+        for segment in segments:
+            greedy_match = re.fullmatch(r"\{(\w+)\+\}", segment)
+            variable_match = re.fullmatch(r"\{(\w+)\}", segment)
+            if greedy_match:
+                greedy += 1
+                regex.append(f"(?P<{greedy_match.group(1)}>.+)")
+            elif variable_match:
+                variables += 1
+                regex.append(f"(?P<{variable_match.group(1)}>[^/]+)")
+            else:
+                regex.append(re.escape(segment))
+        method_rank = 1 if route.method == "ANY" else 0
+        return cls(route, re.compile("^" + "/".join(regex) + "$"), (greedy, variables, method_rank))
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    path_parameters: dict[str, str]
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self._routes = sorted((CompiledRoute.compile(route) for route in routes), key=lambda compiled: compiled.rank)
+
+    def match(self, method: str, path: str) -> Match | None:
+        for compiled in self._routes:
+            if compiled.route.method not in (method, "ANY"):
+                continue
+            if compiled.pattern is None:
+                return Match(compiled.route, {})
+            found = compiled.pattern.match(path)
+            if found:
+                return Match(compiled.route, {name: unquote(value) for name, value in found.groupdict().items()})
+        return None
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int
+
+    def headers_for(self, origin: str | None) -> dict[str, str]:
+        if not origin or (origin not in self.allow_origins and "*" not in self.allow_origins):
+            return {}
+        headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        if self.expose_headers:
+            headers["Access-Control-Expose-Headers"] = ",".join(self.expose_headers)
+        return headers
+
+    def preflight_headers(self, origin: str | None) -> dict[str, str]:
+        headers = self.headers_for(origin)
+        if headers:
+            headers["Access-Control-Allow-Methods"] = ",".join(self.allow_methods)
+            headers["Access-Control-Allow-Headers"] = ",".join(self.allow_headers)
+            headers["Access-Control-Max-Age"] = str(self.max_age)
+        return headers
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cookies: list[str]
+
+
+def problem_response(status: HTTPStatus, code: str, detail: str, instance: str, headers: dict[str, str] | None = None) -> GatewayResponse:
+    body = {
+        "type": PROBLEM_BASE_URI + code,
+        "title": code.replace("-", " ").capitalize(),
+        "status": int(status),
+        "detail": detail,
+        "instance": instance,
+    }
+    return GatewayResponse(
+        status=int(status),
+        headers={"Content-Type": "application/problem+json", "Cache-Control": "no-store", **(headers or {})},
+        body=json.dumps(body).encode(),
+        cookies=[],
+    )
+
+
+class AuthorizerCache:
+    """API Gateway caches an authorizer's answer per identity source for ReauthorizeEvery seconds."""
+
+    def __init__(self, ttl_seconds: int) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity: tuple[str, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(identity)
+            if entry and entry[0] > time.monotonic():
+                return entry[1]
+            self._entries.pop(identity, None)
+            return None
+
+    def put(self, identity: tuple[str, ...], context: dict[str, Any]) -> None:
+        if self._ttl > 0:
+            with self._lock:
+                self._entries[identity] = (time.monotonic() + self._ttl, context)
+
+
+@dataclass
+class IncomingRequest:
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]
+    cookies: list[str]
+    body: bytes
+    source_ip: str
+    request_id: str
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        routes: list[Route],
+        pools: Mapping[str, FunctionPool],
+        identity_headers: list[str],
+        authorizer_cache_seconds: int,
+        cors: CorsPolicy | None,
+        web_root: Path | None,
+        region: str,
+        log_sink: LogSink,
+    ) -> None:
+        self.router = Router(routes)
+        self.pools = pools
+        self.identity_headers = identity_headers
+        self.authorizer_cache = AuthorizerCache(authorizer_cache_seconds)
+        self.cors = cors
+        self.web_root = web_root
+        self.region = region
+        self.log = log_sink
+
+    # ------------------------------------------------------------ events
+    def _base_event(self, request: IncomingRequest, route_key: str, path_parameters: dict[str, str]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(request.raw_query, keep_blank_values=True):
+            query.setdefault(name, []).append(value)
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": request.raw_path,
+            "rawQueryString": request.raw_query,
+            "headers": dict(request.headers),
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": API_ID,
+                "domainName": request.headers.get("host", "127.0.0.1"),
+                "domainPrefix": request.headers.get("host", "127.0.0.1").split(".")[0],
+                "http": {
+                    "method": request.method,
+                    "path": request.raw_path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": request.source_ip,
+                    "userAgent": request.headers.get("user-agent", ""),
+                },
+                "requestId": request.request_id,
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            },
+            "isBase64Encoded": False,
+        }
+        if request.cookies:
+            event["cookies"] = request.cookies
+        if query:
+            event["queryStringParameters"] = {name: ",".join(values) for name, values in query.items()}
+        if path_parameters:
+            event["pathParameters"] = path_parameters
+        if request.body:
+            try:
+                event["body"] = request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(request.body).decode()
+                event["isBase64Encoded"] = True
+        return event
+
+    def _authorize(self, request: IncomingRequest, match: Match, event: dict[str, Any]) -> dict[str, Any] | GatewayResponse:
+        identity = tuple(request.headers.get(name, "") for name in self.identity_headers)
+        if not all(identity):
+            return problem_response(HTTPStatus.UNAUTHORIZED, "unauthenticated", "A bearer token is required.", request.raw_path)
+        cached = self.authorizer_cache.get(identity)
+        if cached is not None:
+            return cached
+        authorizer_event = {
+            **{key: value for key, value in event.items() if key not in ("body", "isBase64Encoded")},
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}/$default/{match.route.method}{match.route.path}",
+            "identitySource": list(identity),
+        }
+        try:
+            result = self.pools[str(match.route.authorizer)].invoke(authorizer_event, request.request_id)
+        except FunctionError as error:
+            if error.error.get("errorMessage") == "Unauthorized":
+                return problem_response(HTTPStatus.UNAUTHORIZED, "unauthenticated", "The access token is not valid.", request.raw_path)
+            return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path)
+        except InvocationFailed as failure:
+            return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The authorizer failed.", request.raw_path)
+        if not isinstance(result, dict) or result.get("isAuthorized") is not True:
+            return problem_response(HTTPStatus.FORBIDDEN, "forbidden", "The authorizer denied the request.", request.raw_path)
+        context = {"lambda": result.get("context") or {}}
+        self.authorizer_cache.put(identity, context)
+        return context
+
+    # ------------------------------------------------------------ requests
+    def handle(self, request: IncomingRequest) -> GatewayResponse:
+        origin = request.headers.get("origin")
+        if request.method == "OPTIONS" and self.cors and request.headers.get("access-control-request-method"):
+            return GatewayResponse(204, self.cors.preflight_headers(origin), b"", [])
+        response = self._dispatch(request)
+        if self.cors:
+            response.headers.update(self.cors.headers_for(origin))
+        response.headers.setdefault("apigw-requestid", request.request_id)
+        return response
+
+    def _dispatch(self, request: IncomingRequest) -> GatewayResponse:
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return problem_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", request.raw_path)
+        if self.web_root is not None and request.method == "GET" and not request.raw_path.startswith("/api/"):
+            return self._static(request.raw_path)
+        match = self.router.match(request.method, request.raw_path)
+        if match is None:
+            return problem_response(HTTPStatus.NOT_FOUND, "not-found", "No such route.", request.raw_path)
+        event = self._base_event(request, match.route.route_key, match.path_parameters)
+        if match.route.authorizer:
+            authorized = self._authorize(request, match, event)
+            if isinstance(authorized, GatewayResponse):
+                return authorized
+            event["requestContext"]["authorizer"] = authorized
+        try:
+            result = self.pools[match.route.function].invoke(event, request.request_id)
+        except InvocationFailed as failure:
+            self.log(match.route.function, f"invocation failed: {failure}")
+            status = {
+                "function-timeout": HTTPStatus.GATEWAY_TIMEOUT,
+                "function-crashed": HTTPStatus.BAD_GATEWAY,
+            }.get(failure.kind, HTTPStatus.INTERNAL_SERVER_ERROR)
+            return problem_response(status, failure.kind, "The function failed; the request may be retried.", request.raw_path)
+        return self._translate(result)
+
+    @staticmethod
+    def _translate(result: Any) -> GatewayResponse:
+        """A v2 function response to HTTP (a result without statusCode is a 200 JSON body)."""
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return GatewayResponse(200, {"Content-Type": "application/json"}, json.dumps(result).encode(), [])
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers = {str(name): str(value) for name, value in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[str(name)] = ",".join(str(value) for value in values)
+        return GatewayResponse(int(result["statusCode"]), headers, raw, [str(cookie) for cookie in result.get("cookies") or []])
+
+    def _static(self, raw_path: str) -> GatewayResponse:
+        assert self.web_root is not None
+        relative = unquote(raw_path).lstrip("/") or "index.html"
+        candidate = (self.web_root / relative).resolve()
+        if not candidate.is_relative_to(self.web_root.resolve()) or not candidate.is_file():
+            return problem_response(HTTPStatus.NOT_FOUND, "not-found", "No such page.", raw_path)
+        content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        return GatewayResponse(
+            200,
+            {
+                "Content-Type": content_type,
+                "Cache-Control": "no-cache",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                "Referrer-Policy": "no-referrer",
+            },
+            candidate.read_bytes(),
+            [],
+        )
+
+
+def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "VaultPayLocalGateway"
+
+        def _serve(self) -> None:
+            started = time.perf_counter()
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_PAYLOAD_BYTES:
+                self.close_connection = True
+                response = problem_response(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", split.path
+                )
+            else:
+                body = self.rfile.read(length) if length else b""
+                headers: dict[str, str] = {}
+                for name, value in self.headers.items():
+                    key = name.lower()
+                    headers[key] = f"{headers[key]},{value}" if key in headers else value
+                cookies: list[str] = []
+                if "cookie" in headers:
+                    parsed: SimpleCookie = SimpleCookie()
+                    parsed.load(headers.pop("cookie"))
+                    cookies = [f"{name}={morsel.value}" for name, morsel in parsed.items()]
+                request = IncomingRequest(
+                    method=self.command,
+                    raw_path=split.path,
+                    raw_query=split.query,
+                    headers=headers,
+                    cookies=cookies,
+                    body=body,
+                    source_ip=self.client_address[0],
+                    request_id=uuid.uuid4().hex[:20],
+                )
+                response = gateway.handle(request)
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            for cookie in response.cookies:
+                self.send_header("Set-Cookie", cookie)
+            payload = b"" if response.status in (204, 304) or self.command == "HEAD" else response.body
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            elapsed = (time.perf_counter() - started) * 1000
+            gateway.log("gateway", f"{self.command} {split.path} {response.status} {elapsed:.0f}ms")
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+            return
+
+    return Handler
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, gateway: Gateway) -> None:
+        super().__init__((host, port), _request_handler(gateway))

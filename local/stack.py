@@ -1,0 +1,318 @@
+"""The local stack: DynamoDB Local, moto, resources from template.yaml, the gateway and the stream poller.
+
+    python -m local run [--port 3000] [--in-memory] [--state-dir DIR] [--faults PLAN] [--no-seed]
+
+Everything binds 127.0.0.1. Ctrl-C (or SIGTERM) stops every child process. While it runs,
+``<state dir>/stack.json`` tells other commands (seed, reconcile, invoke, tests) where it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local import dynamodb_local
+from local.gateway import CorsPolicy, Gateway, GatewayServer
+from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
+from local.runtime import FunctionDefinition, FunctionPool
+from local.streams import StreamPoller
+from local.template import ROOT, SamTemplate
+
+REGION = "ap-south-1"
+STACK_NAME = "vaultpay-local"
+DEFAULT_STATE_DIR = ROOT / ".local"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} while starting")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout} s")
+
+
+@dataclass
+class ServiceEndpoints:
+    dynamodb: str
+    moto: str
+
+    def client_environment(self) -> dict[str, str]:
+        """What a process needs to reach the local services with unmodified boto3 code."""
+        return {
+            **CREDENTIALS,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.moto,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb,
+        }
+
+    def client(self, service: str) -> Any:
+        endpoint = self.dynamodb if service in ("dynamodb", "dynamodbstreams") else self.moto
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64),
+        )
+
+
+def lambda_runtime_environment(logical_id: str, memory_size: int, code_dir: Path) -> dict[str, str]:
+    """The variables the Lambda runtime itself sets, as far as handlers and Powertools read them."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": f"{STACK_NAME}-{logical_id}",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "PYTHONUNBUFFERED": "1",
+        # No X-Ray daemon locally; metrics still go to stdout as EMF, as in Lambda.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path = DEFAULT_STATE_DIR
+    port: int = 3000
+    in_memory: bool = False
+    fault_plan: Path | None = None
+    max_concurrency: int = 16
+    log_file: Path | None = None
+    quiet: bool = False
+    template: SamTemplate = field(default_factory=SamTemplate.load)
+
+    def __post_init__(self) -> None:
+        self._children: list[subprocess.Popen[Any]] = []
+        self._pools: dict[str, FunctionPool] = {}
+        self._log_lock = threading.Lock()
+        self._log_handle = self.log_file.open("a", encoding="utf-8") if self.log_file else None
+        self.server: GatewayServer | None = None
+        self.poller: StreamPoller | None = None
+        self.endpoints: ServiceEndpoints | None = None
+        self.function_environments: dict[str, dict[str, str]] = {}
+        self.physical: dict[str, str] = {}
+
+    # ------------------------------------------------------------ console
+    def log(self, source: str, line: str) -> None:
+        text = f"[{source}] {line}"
+        with self._log_lock:
+            if not self.quiet:
+                print(text, flush=True)
+            if self._log_handle:
+                self._log_handle.write(text + "\n")
+                self._log_handle.flush()
+
+    # ------------------------------------------------------------ services
+    def _start_services(self) -> ServiceEndpoints:
+        jar = dynamodb_local.fetch()
+        data_dir = self.state_dir / "dynamodb"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        ddb_port, moto_port = free_port(), free_port()
+        service_log = (self.state_dir / "services.log").open("a", encoding="utf-8")
+        ddb = subprocess.Popen(  # noqa: S603 - fixed command
+            dynamodb_local.command(ddb_port, db_path=None if self.in_memory else data_dir, jar=jar),
+            cwd=self.state_dir,
+            stdout=service_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._children.append(ddb)
+        moto_command = [sys.executable, "-m", "local.moto_server", "--port", str(moto_port), "--region", REGION]
+        if not self.in_memory:
+            moto_command += ["--state-file", str(self.state_dir / "state" / "kms.json")]
+        moto = subprocess.Popen(  # noqa: S603 - our own launcher
+            moto_command,
+            cwd=ROOT,
+            stdout=service_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        service_log.close()
+        self._children.append(moto)
+        wait_for_port(ddb_port, ddb, "DynamoDB Local")
+        wait_for_port(moto_port, moto, "moto")
+        self.log("stack", f"DynamoDB Local on 127.0.0.1:{ddb_port} ({'in memory' if self.in_memory else data_dir}), moto on :{moto_port}")
+        return ServiceEndpoints(dynamodb=f"http://127.0.0.1:{ddb_port}", moto=f"http://127.0.0.1:{moto_port}")
+
+    def _function_definitions(self, endpoints: ServiceEndpoints) -> dict[str, FunctionDefinition]:
+        clients = Clients(*(endpoints.client(service) for service in ("dynamodb", "kms", "secretsmanager", "sqs")))
+        provisioned = provision(
+            self.template,
+            clients,
+            stack_name=STACK_NAME,
+            region=REGION,
+            parameter_overrides=LOCAL_PARAMETERS,
+            secrets_file=None if self.in_memory else self.state_dir / "state" / "secrets.json",
+        )
+        self.physical = dict(provisioned.refs)
+        self.physical.update({f"{logical}.{attribute}": value for (logical, attribute), value in provisioned.attributes.items()})
+        intrinsics = intrinsics_for(self.template, provisioned, stack_name=STACK_NAME, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
+        layers = tuple(self.template.layer_paths())
+        definitions = {}
+        for logical_id, spec in self.template.functions().items():
+            environment = {
+                **{name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ},
+                **endpoints.client_environment(),
+                **lambda_runtime_environment(logical_id, spec.memory_size, spec.code_uri),
+                **function_environment(self.template, logical_id, intrinsics),
+            }
+            if self.fault_plan is not None:
+                environment["VAULTPAY_FAULT_PLAN"] = str(self.fault_plan)
+            self.function_environments[logical_id] = environment
+            definitions[logical_id] = FunctionDefinition(
+                name=logical_id,
+                code_dir=spec.code_uri,
+                handler=spec.handler,
+                layer_dirs=layers,
+                environment=environment,
+                timeout_seconds=spec.timeout,
+            )
+        return definitions
+
+    def _cors_policy(self, intrinsics_parameters: Mapping[str, str]) -> CorsPolicy | None:
+        apis = self.template.of_type("AWS::Serverless::HttpApi")
+        cors = next(iter(apis.values())).get("CorsConfiguration")
+        if not cors:
+            return None
+        origins = tuple(
+            str(intrinsics_parameters.get(origin["Ref"], "")) if isinstance(origin, Mapping) else str(origin)
+            for origin in cors.get("AllowOrigins", [])
+        )
+        return CorsPolicy(
+            allow_origins=origins,
+            allow_methods=tuple(cors.get("AllowMethods", [])),
+            allow_headers=tuple(cors.get("AllowHeaders", [])),
+            expose_headers=tuple(cors.get("ExposeHeaders", [])),
+            max_age=int(cors.get("MaxAge", 0)),
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.endpoints = self._start_services()
+        definitions = self._function_definitions(self.endpoints)
+        for logical_id, definition in definitions.items():
+            self._pools[logical_id] = FunctionPool(definition, self.log, self.max_concurrency)
+        api_auth = next(iter(self.template.of_type("AWS::Serverless::HttpApi").values())).get("Auth", {})
+        authorizer_name = api_auth.get("DefaultAuthorizer")
+        cache_seconds = int(api_auth.get("Authorizers", {}).get(authorizer_name, {}).get("Identity", {}).get("ReauthorizeEvery", 0))
+        gateway = Gateway(
+            routes=self.template.routes(),
+            pools=self._pools,
+            identity_headers=self.template.authorizer_identity_headers(),
+            authorizer_cache_seconds=cache_seconds,
+            cors=self._cors_policy(self.template.parameters(LOCAL_PARAMETERS)),
+            web_root=ROOT / "web",
+            region=REGION,
+            log_sink=self.log,
+        )
+        self.server = GatewayServer("127.0.0.1", self.port, gateway)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True).start()
+        for pool in self._pools.values():
+            pool.warm()
+        self._start_stream_pollers()
+        self._write_stack_file()
+        self.log("stack", f"VaultPay is running at {self.url}")
+
+    def _start_stream_pollers(self) -> None:
+        assert self.endpoints is not None
+        for subscription in self.template.stream_subscriptions():
+            queue_url = self.physical.get(subscription.on_failure_destination or "")
+            self.poller = StreamPoller(
+                streams_client=self.endpoints.client("dynamodbstreams"),
+                sqs_client=self.endpoints.client("sqs"),
+                stream_arn=self.physical[f"{subscription.table}.StreamArn"],
+                subscription=subscription,
+                pool=self._pools[subscription.function],
+                on_failure_queue_url=queue_url,
+                region=REGION,
+                log_sink=self.log,
+                checkpoint_file=None if self.in_memory else self.state_dir / "state" / "stream-checkpoints.json",
+            )
+            self.poller.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def _write_stack_file(self) -> None:
+        assert self.endpoints is not None
+        self.stack_file.write_text(
+            json.dumps(
+                {
+                    "url": self.url,
+                    "pid": os.getpid(),
+                    "region": REGION,
+                    "stack_name": STACK_NAME,
+                    "endpoints": {"dynamodb": self.endpoints.dynamodb, "moto": self.endpoints.moto},
+                    "resources": self.physical,
+                    "functions": self.function_environments,
+                },
+                indent=1,
+            )
+        )
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.poller is not None:
+            self.poller.stop()
+        for pool in self._pools.values():
+            pool.close()
+        for child in reversed(self._children):
+            if child.poll() is None:
+                child.terminate()
+        for child in self._children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.stack_file.unlink(missing_ok=True)
+        if self._log_handle:
+            self._log_handle.close()
+
+    def run_forever(self) -> None:
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        signal.signal(signal.SIGINT, lambda *_: stopped.set())
+        try:
+            self.start()
+            stopped.wait()
+        finally:
+            self.log("stack", "stopping")
+            self.stop()
