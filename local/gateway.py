@@ -294,12 +294,11 @@ class Gateway:
         try:
             result = self.pools[match.route.function].invoke(event, request.request_id)
         except InvocationFailed as failure:
+            # As on AWS: a function error, crash or timeout (under the 30 s integration limit) is a 500.
             self.log(match.route.function, f"invocation failed: {failure}")
-            status = {
-                "function-timeout": HTTPStatus.GATEWAY_TIMEOUT,
-                "function-crashed": HTTPStatus.BAD_GATEWAY,
-            }.get(failure.kind, HTTPStatus.INTERNAL_SERVER_ERROR)
-            return problem_response(status, failure.kind, "The function failed; the request may be retried.", request.raw_path)
+            return problem_response(
+                HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The function failed; the request may be retried.", request.raw_path
+            )
         return self._translate(result)
 
     @staticmethod

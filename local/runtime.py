@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+INIT_TIMEOUT_SECONDS = 60  # Lambda allows 10 s; a laptop starting many environments at once needs more
 
 LogSink = Callable[[str, str], None]
 
@@ -89,6 +90,7 @@ class _Worker:
         os.close(request_read)
         os.close(response_write)
         self._buffer = b""
+        self._ready = False
         threading.Thread(target=self._pump_logs, args=(log_sink,), daemon=True).start()
 
     def _pump_logs(self, log_sink: LogSink) -> None:
@@ -96,7 +98,14 @@ class _Worker:
         for line in self.process.stdout:
             log_sink(self.definition.name, line.rstrip("\n"))
 
+    def _wait_until_ready(self) -> None:
+        """Init (imports, module-level setup) does not count against the function's timeout."""
+        if not self._ready:
+            self._read_line(time.time() + INIT_TIMEOUT_SECONDS)
+            self._ready = True
+
     def invoke(self, event: Any, request_id: str) -> Any:
+        self._wait_until_ready()
         deadline = time.time() + self.definition.timeout_seconds
         request = {"event": event, "request_id": request_id, "deadline_ms": int(deadline * 1000)}
         try:

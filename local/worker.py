@@ -60,6 +60,8 @@ def _error(exception: BaseException) -> dict[str, Any]:
 def serve(handler: Any, request_fd: int, response_fd: int) -> None:
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     responses = os.fdopen(response_fd, "w", encoding="utf-8")
+    responses.write(json.dumps({"ready": True}) + "\n")
+    responses.flush()
     for line in requests:
         request = json.loads(line)
         context = LocalLambdaContext(request["request_id"], int(request["deadline_ms"]))

@@ -32,7 +32,7 @@ def reveal_aadhaar(body: RevealAadhaarRequest) -> Response[RevealedAadhaar]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=revealed.model_dump_json(),
+        body=revealed,
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 

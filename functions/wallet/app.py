@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -53,7 +52,7 @@ def transfer(
         metrics.add_metric(name="TransferReplayed", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="TransferSucceeded", unit=MetricUnit.Count, value=1)
-    return Response(status_code=201, content_type="application/json", body=json.dumps(receipt), headers=headers)
+    return Response(status_code=201, content_type="application/json", body=receipt, headers=headers)
 
 
 @app.get(
@@ -65,13 +64,13 @@ def transfer(
 )
 def balance(
     if_none_match: Annotated[str | None, Header(alias="if-none-match")] = None,
-) -> Response[Balance]:
+) -> Response[Balance | None]:
     current = wallet_service().balance(authenticated_user_id(app.current_event))
     etag = entity_tag(current.version)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return Response(status_code=200, content_type="application/json", body=current.model_dump_json(), headers=headers)
+    return Response(status_code=200, content_type="application/json", body=current, headers=headers)
 
 
 @app.get(

@@ -40,6 +40,20 @@ def parse_amount(value: object) -> int:
     return int(rupees * PAISE_PER_RUPEE)
 
 
+_SIGNED_AMOUNT = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
+
+
+def paise_from_wire(value: object) -> int:
+    """Read back an amount this API wrote ("-12.50" -> -1250); integers are taken as paise already."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _SIGNED_AMOUNT.match(value):
+        whole, _, fraction = value.lstrip("-").partition(".")
+        paise = int(whole) * PAISE_PER_RUPEE + int(fraction)
+        return -paise if value.startswith("-") else paise
+    raise ValueError("amount must be a decimal string with two places")
+
+
 def format_paise(paise: int) -> str:
     """Format paise as a decimal string with two places: 1234567 -> "12345.67", -5 -> "-0.05"."""
     sign = "-" if paise < 0 else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from decimal import Decimal
 from typing import Any
 
@@ -55,7 +56,11 @@ class VaultPayResolver(APIGatewayHttpResolver):
 
 
 def create_app(title: str) -> VaultPayResolver:
-    app = VaultPayResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+    app = VaultPayResolver(
+        enable_validation=True,
+        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+        json_body_deserializer=parse_json_body,
+    )
     app.configure_openapi(
         title=f"VaultPay API ({title})",
         version="1.0.0",

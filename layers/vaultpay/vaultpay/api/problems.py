@@ -14,7 +14,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -133,6 +137,12 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
             instance=_instance(),
             errors=details,
         )
+
+    @app.exception_handler(ResponseValidationError)
+    def _response_invalid(error: ResponseValidationError) -> Response:
+        # Our bug, not the caller's: say nothing about it beyond that it failed.
+        logger.error("response failed validation", extra={"errors": _safe_validation_errors(error.errors())})
+        return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "The request failed.", instance=_instance())
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media(_: RequestUnsupportedContentType) -> Response:

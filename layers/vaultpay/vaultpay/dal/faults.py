@@ -22,7 +22,8 @@ Faults:
   server_error         DynamoDB answers InternalServerError (botocore retries it).
 
 ``remaining`` counts down across processes (the file is locked while it is updated);
-omit it for no limit. ``table`` matches the TableName of the request, when given.
+omit it for no limit. ``table`` matches the TableName of the request and ``function`` the
+end of AWS_LAMBDA_FUNCTION_NAME (a logical id such as "WalletFunction"), when given.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def _error_response(request: AWSPreparedRequest, status: int, error_type: str, e
 
 
 class FaultInjector:
-    def __init__(self, plan_path: Path) -> None:
+    def __init__(self, plan_path: Path, function_name: str) -> None:
         self._plan_path = plan_path
+        self._function_name = function_name
         self._http = URLLib3Session()
 
     def _take(self, operation: str, table: str | None, when: tuple[str, ...]) -> str | None:
@@ -82,6 +84,8 @@ class FaultInjector:
                     if rule.get("operation") not in (None, operation):
                         continue
                     if rule.get("table") not in (None, table):
+                        continue
+                    if rule.get("function") and not self._function_name.endswith(str(rule["function"])):
                         continue
                     if rule.get("remaining") is not None and rule["remaining"] <= 0:
                         continue
@@ -137,5 +141,5 @@ def install(client: Any) -> None:
     plan = os.environ.get(PLAN_ENV)
     if not plan:
         return
-    injector = FaultInjector(Path(plan))
+    injector = FaultInjector(Path(plan), os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
     client.meta.events.register("before-send.dynamodb", injector.before_send)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from vaultpay.aadhaar import normalize_aadhaar
-from vaultpay.money import format_paise, parse_amount
+from vaultpay.money import format_paise, paise_from_wire, parse_amount
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -77,6 +77,7 @@ Paise = Annotated[
 
 Money = Annotated[
     int,
+    BeforeValidator(paise_from_wire),
     PlainSerializer(format_paise, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["10000.00"]}, mode="serialization"),
 ]

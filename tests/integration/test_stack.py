@@ -1,0 +1,128 @@
+"""The local stack end to end: gateway -> authorizer -> functions -> DynamoDB Local -> stream -> audit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.stack import RunningStack
+
+pytestmark = pytest.mark.stack
+
+
+def test_health_is_200_through_the_gateway(api: Api) -> None:
+    response = api.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/wallet/nope/", "/api/users/register/extra"])
+def test_an_unknown_route_is_a_404_problem(api: Api, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+@pytest.mark.parametrize("path", ["/api/wallet/balance/", "/api/users/profile", "/api/wallet/history/"])
+def test_a_route_behind_the_authorizer_without_a_token_is_401(api: Api, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.",  # alg none
+    ],
+)
+def test_a_bad_token_is_401(api: Api, token: str) -> None:
+    response = api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_a_function_that_crashes_gives_500_and_the_next_request_works(api: Api, stack: RunningStack) -> None:
+    # Given a user, and the wallet's process set to die right after its next balance read
+    user = api.new_user()
+    stack.set_faults({"fault": "crash_after_commit", "function": "WalletFunction", "operation": "GetItem", "remaining": 1})
+    # When the balance is asked for
+    crashed = api.get("/api/wallet/balance/", user)
+    # Then the gateway answers a 500 problem, and keeps serving
+    assert crashed.status_code == 500
+    assert crashed.headers["Content-Type"] == "application/problem+json"
+    assert api.get("/api/wallet/balance/", user).status_code == 200
+    assert api.get("/api/health").status_code == 200
+
+
+def test_a_function_that_raises_gives_500(api: Api, stack: RunningStack) -> None:
+    user = api.new_user()
+    stack.set_faults({"fault": "error_after_commit", "function": "WalletFunction", "operation": "GetItem", "remaining": 1})
+    assert api.get("/api/wallet/balance/", user).status_code == 500
+    assert api.get("/api/wallet/balance/", user).status_code == 200
+
+
+def test_a_record_written_to_the_main_table_reaches_the_stream_consumer(stack: RunningStack) -> None:
+    # Given a change written straight to the main table
+    user_id = f"stream-{uuid.uuid4()}"
+    stack.client("dynamodb").put_item(
+        TableName=stack.resource("MainTable"),
+        Item={
+            "PK": {"S": f"USER#{user_id}"},
+            "SK": {"S": "PROFILE"},
+            "type": {"S": "PROFILE"},
+            "user_id": {"S": user_id},
+        },
+    )
+    # Then the audit function records it within a few seconds
+    audit = stack.client("dynamodb")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items = audit.scan(
+            TableName=stack.resource("AuditTable"),
+            FilterExpression="subject = :subject",
+            ExpressionAttributeValues={":subject": {"S": f"USER#{user_id}"}},
+        )["Items"]
+        if items:
+            assert items[0]["kind"]["S"] == "user_registered"
+            return
+        time.sleep(0.2)
+    pytest.fail("the stream consumer never recorded the change")
+
+
+def test_every_request_is_logged_with_method_path_status_and_time(api: Api, stack: RunningStack) -> None:
+    api.get("/api/health")
+    assert any(line.startswith("[gateway] GET /api/health 200 ") and line.endswith("ms") for line in stack.logs().splitlines())
+
+
+def test_an_oversized_body_is_413(api: Api) -> None:
+    response = api.post("/api/users/login/", data=b"{" + b" " * (11 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_the_dashboard_is_served_at_the_root(api: Api) -> None:
+    response = api.get("/")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_openapi_document_is_published(api: Api) -> None:
+    response = api.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert "/api/wallet/transfer/" in response.json()["paths"]
+
+
+def test_the_gateway_listens_on_loopback_only(stack: RunningStack) -> None:
+    # /proc/net/tcp lists listening sockets (state 0A) as hex "address:port"; 0100007F is 127.0.0.1.
+    port = int(stack.url.rsplit(":", 1)[1])
+    listening = [
+        fields[1].split(":")[0]
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port
+    ]
+    assert listening == ["0100007F"]

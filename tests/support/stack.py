@@ -1,0 +1,101 @@
+"""The real local stack, started as `python -m local run` would be, for integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local.template import ROOT
+
+STARTUP_TIMEOUT_SECONDS = 120
+
+
+@dataclass
+class RunningStack:
+    url: str
+    info: dict[str, Any]
+    state_dir: Path
+    fault_plan: Path
+    log_file: Path
+    process: subprocess.Popen[bytes]
+
+    def resource(self, logical_id: str) -> str:
+        return str(self.info["resources"][logical_id])
+
+    def client(self, service: str) -> Any:
+        endpoint = self.info["endpoints"]["dynamodb" if service in ("dynamodb", "dynamodbstreams") else "moto"]
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=self.info["region"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+        )
+
+    def set_faults(self, *rules: dict[str, Any]) -> None:
+        self.fault_plan.write_text(json.dumps({"rules": list(rules)}))
+
+    def fault_rules(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.fault_plan.read_text()).get("rules", []))
+
+    def logs(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = ()) -> RunningStack:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fault_plan = state_dir / "faults.json"
+    fault_plan.write_text('{"rules": []}')
+    log_file = state_dir / "stack.log"
+    stack_file = state_dir / "stack.json"
+    stack_file.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "run",
+            "--port",
+            "0",
+            "--in-memory",
+            "--state-dir",
+            str(state_dir),
+            "--faults",
+            str(fault_plan),
+            "--log-file",
+            str(log_file),
+            "--quiet",
+            *extra_args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not stack_file.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited ({process.returncode}); see {log_file}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the local stack did not start in {STARTUP_TIMEOUT_SECONDS} s; see {log_file}")
+        time.sleep(0.1)
+    info = json.loads(stack_file.read_text())
+    return RunningStack(info["url"], info, state_dir, fault_plan, log_file, process)
