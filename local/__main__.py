@@ -1,6 +1,6 @@
 """The local stack's command line.
 
-    python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F]
+python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F]
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def fetch(install_dir: Path = INSTALL_DIR) -> Path:
     if npm is None:
         raise FetchError("npm is needed to fetch DynamoDB Local (apt-get install nodejs npm)")
     with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(  # noqa: S603 - fixed arguments
+        subprocess.run(
             [npm, "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--silent", "--pack-destination", scratch],
             check=True,
             stdout=subprocess.DEVNULL,

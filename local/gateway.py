@@ -121,7 +121,9 @@ class GatewayResponse:
     cookies: list[str]
 
 
-def problem_response(status: HTTPStatus, code: str, detail: str, instance: str, headers: dict[str, str] | None = None) -> GatewayResponse:
+def problem_response(
+    status: HTTPStatus, code: str, detail: str, instance: str, headers: dict[str, str] | None = None
+) -> GatewayResponse:
     body = {
         "type": PROBLEM_BASE_URI + code,
         "title": code.replace("-", " ").capitalize(),
@@ -246,18 +248,23 @@ class Gateway:
         cached = self.authorizer_cache.get(identity)
         if cached is not None:
             return cached
+        route_arn = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}/$default/{match.route.method}{match.route.path}"
         authorizer_event = {
             **{key: value for key, value in event.items() if key not in ("body", "isBase64Encoded")},
             "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}/$default/{match.route.method}{match.route.path}",
+            "routeArn": route_arn,
             "identitySource": list(identity),
         }
         try:
             result = self.pools[str(match.route.authorizer)].invoke(authorizer_event, request.request_id)
         except FunctionError as error:
             if error.error.get("errorMessage") == "Unauthorized":
-                return problem_response(HTTPStatus.UNAUTHORIZED, "unauthenticated", "The access token is not valid.", request.raw_path)
-            return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path)
+                return problem_response(
+                    HTTPStatus.UNAUTHORIZED, "unauthenticated", "The access token is not valid.", request.raw_path
+                )
+            return problem_response(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path
+            )
         except InvocationFailed as failure:
             return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The authorizer failed.", request.raw_path)
         if not isinstance(result, dict) or result.get("isAuthorized") is not True:
@@ -279,7 +286,9 @@ class Gateway:
 
     def _dispatch(self, request: IncomingRequest) -> GatewayResponse:
         if len(request.body) > MAX_PAYLOAD_BYTES:
-            return problem_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", request.raw_path)
+            return problem_response(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", request.raw_path
+            )
         if self.web_root is not None and request.method == "GET" and not request.raw_path.startswith("/api/"):
             return self._static(request.raw_path)
         match = self.router.match(request.method, request.raw_path)
@@ -297,7 +306,10 @@ class Gateway:
             # As on AWS: a function error, crash or timeout (under the 30 s integration limit) is a 500.
             self.log(match.route.function, f"invocation failed: {failure}")
             return problem_response(
-                HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The function failed; the request may be retried.", request.raw_path
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                failure.kind,
+                "The function failed; the request may be retried.",
+                request.raw_path,
             )
         return self._translate(result)
 

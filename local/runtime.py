@@ -8,6 +8,7 @@ invocation gets a fresh one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -68,7 +69,7 @@ class _Worker:
         self.definition = definition
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-u",
@@ -135,10 +136,8 @@ class _Worker:
 
     def stop(self) -> None:
         for descriptor in (self._request_write, self._response_read):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(descriptor)
-            except OSError:
-                pass
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()

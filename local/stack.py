@@ -74,7 +74,7 @@ class ServiceEndpoints:
 
     def client(self, service: str) -> Any:
         endpoint = self.dynamodb if service in ("dynamodb", "dynamodbstreams") else self.moto
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=endpoint,
             region_name=REGION,
@@ -137,7 +137,7 @@ class LocalStack:
         data_dir.mkdir(parents=True, exist_ok=True)
         ddb_port, moto_port = free_port(), free_port()
         service_log = (self.state_dir / "services.log").open("a", encoding="utf-8")
-        ddb = subprocess.Popen(  # noqa: S603 - fixed command
+        ddb = subprocess.Popen(
             dynamodb_local.command(ddb_port, db_path=None if self.in_memory else data_dir, jar=jar),
             cwd=self.state_dir,
             stdout=service_log,
@@ -148,7 +148,7 @@ class LocalStack:
         moto_command = [sys.executable, "-m", "local.moto_server", "--port", str(moto_port), "--region", REGION]
         if not self.in_memory:
             moto_command += ["--state-file", str(self.state_dir / "state" / "kms.json")]
-        moto = subprocess.Popen(  # noqa: S603 - our own launcher
+        moto = subprocess.Popen(
             moto_command,
             cwd=ROOT,
             stdout=service_log,
@@ -159,7 +159,10 @@ class LocalStack:
         self._children.append(moto)
         wait_for_port(ddb_port, ddb, "DynamoDB Local")
         wait_for_port(moto_port, moto, "moto")
-        self.log("stack", f"DynamoDB Local on 127.0.0.1:{ddb_port} ({'in memory' if self.in_memory else data_dir}), moto on :{moto_port}")
+        self.log(
+            "stack",
+            f"DynamoDB Local on 127.0.0.1:{ddb_port} ({'in memory' if self.in_memory else data_dir}), moto on :{moto_port}",
+        )
         return ServiceEndpoints(dynamodb=f"http://127.0.0.1:{ddb_port}", moto=f"http://127.0.0.1:{moto_port}")
 
     def _function_definitions(self, endpoints: ServiceEndpoints) -> dict[str, FunctionDefinition]:
@@ -174,7 +177,9 @@ class LocalStack:
         )
         self.physical = dict(provisioned.refs)
         self.physical.update({f"{logical}.{attribute}": value for (logical, attribute), value in provisioned.attributes.items()})
-        intrinsics = intrinsics_for(self.template, provisioned, stack_name=STACK_NAME, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
+        intrinsics = intrinsics_for(
+            self.template, provisioned, stack_name=STACK_NAME, region=REGION, parameter_overrides=LOCAL_PARAMETERS
+        )
         layers = tuple(self.template.layer_paths())
         definitions = {}
         for logical_id, spec in self.template.functions().items():
@@ -223,7 +228,9 @@ class LocalStack:
             self._pools[logical_id] = FunctionPool(definition, self.log, self.max_concurrency)
         api_auth = next(iter(self.template.of_type("AWS::Serverless::HttpApi").values())).get("Auth", {})
         authorizer_name = api_auth.get("DefaultAuthorizer")
-        cache_seconds = int(api_auth.get("Authorizers", {}).get(authorizer_name, {}).get("Identity", {}).get("ReauthorizeEvery", 0))
+        cache_seconds = int(
+            api_auth.get("Authorizers", {}).get(authorizer_name, {}).get("Identity", {}).get("ReauthorizeEvery", 0)
+        )
         gateway = Gateway(
             routes=self.template.routes(),
             pools=self._pools,

@@ -116,14 +116,13 @@ class StreamPoller:
 
     def _iterator(self, shard: _Shard) -> str:
         checkpoint = self._checkpoints.get(shard.shard_id)
-        if checkpoint:
-            return self._streams.get_shard_iterator(
-                StreamArn=self._arn, ShardId=shard.shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=checkpoint
-            )["ShardIterator"]
-        iterator_type = "TRIM_HORIZON" if self._subscription.starting_position == "TRIM_HORIZON" else "LATEST"
-        return self._streams.get_shard_iterator(StreamArn=self._arn, ShardId=shard.shard_id, ShardIteratorType=iterator_type)[
-            "ShardIterator"
-        ]
+        position: dict[str, str] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint} if checkpoint else {}
+        )
+        if not checkpoint:
+            position["ShardIteratorType"] = "TRIM_HORIZON" if self._subscription.starting_position == "TRIM_HORIZON" else "LATEST"
+        response = self._streams.get_shard_iterator(StreamArn=self._arn, ShardId=shard.shard_id, **position)
+        return str(response["ShardIterator"])
 
     def _poll_once(self) -> bool:
         self._discover()

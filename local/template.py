@@ -77,7 +77,7 @@ class Intrinsics:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, Mapping):
             if len(value) == 1:
-                (name, argument), = value.items()
+                ((name, argument),) = value.items()
                 function = _INTRINSICS.get(name)
                 if function is not None:
                     return function(self, argument)
@@ -136,7 +136,7 @@ class Intrinsics:
 
     def _evaluate(self, expression: Any) -> Any:
         if isinstance(expression, Mapping) and len(expression) == 1:
-            (name, argument), = expression.items()
+            ((name, argument),) = expression.items()
             if name == "Fn::Equals":
                 left, right = (self.resolve(item) for item in argument)
                 return str(left) == str(right)
@@ -175,7 +175,8 @@ class SamTemplate:
 
     @property
     def resources(self) -> Mapping[str, Any]:
-        return self.body.get("Resources", {})
+        resources: Mapping[str, Any] = self.body.get("Resources", {})
+        return resources
 
     def of_type(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
         return {
@@ -218,7 +219,8 @@ class SamTemplate:
 
     # ------------------------------------------------------------ functions
     def _function_globals(self) -> Mapping[str, Any]:
-        return self.body.get("Globals", {}).get("Function", {})
+        defaults: Mapping[str, Any] = self.body.get("Globals", {}).get("Function", {})
+        return defaults
 
     def functions(self) -> dict[str, FunctionSpec]:
         defaults = self._function_globals()
@@ -313,8 +315,7 @@ class SamTemplate:
                         maximum_retry_attempts=int(event_properties.get("MaximumRetryAttempts", -1)),
                         maximum_record_age_seconds=int(event_properties.get("MaximumRecordAgeInSeconds", -1)),
                         bisect_on_error=bool(event_properties.get("BisectBatchOnFunctionError", False)),
-                        report_batch_item_failures="ReportBatchItemFailures"
-                        in event_properties.get("FunctionResponseTypes", []),
+                        report_batch_item_failures="ReportBatchItemFailures" in event_properties.get("FunctionResponseTypes", []),
                         on_failure_destination=_logical_id_of_get_att(on_failure) if on_failure else None,
                         starting_position=str(event_properties.get("StartingPosition", "LATEST")),
                     )

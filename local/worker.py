@@ -21,6 +21,7 @@ import time
 import traceback
 from typing import Any
 
+
 class LocalLambdaContext:
     """The parts of the Lambda context object that handlers and Powertools read."""
 

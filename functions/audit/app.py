@@ -7,8 +7,11 @@ limit, then the on-failure queue) while the rest of the batch stands.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -26,12 +29,14 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     audited = audit_service().record(*found)
     if audited.verified is False:
-        logger.error("balance change does not match its transaction", extra={"audit": audited.details, "mismatch": audited.mismatch})
+        logger.error(
+            "balance change does not match its transaction", extra={"audit": audited.details, "mismatch": audited.mismatch}
+        )
         metrics.add_metric(name="AuditMismatch", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -3,6 +3,8 @@ hands the user id to the functions. A missing, malformed, expired or forged toke
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerEventV2,
@@ -34,7 +36,7 @@ def _bearer_token(event: APIGatewayAuthorizerEventV2) -> str:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @tracer.capture_lambda_handler
 @event_source(data_class=APIGatewayAuthorizerEventV2)
-def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -> dict:
+def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -> dict[str, Any]:
     try:
         user_id = access_token_verifier().verify(_bearer_token(event))
     except Unauthenticated:

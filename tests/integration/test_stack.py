@@ -101,7 +101,9 @@ def test_every_request_is_logged_with_method_path_status_and_time(api: Api, stac
 
 
 def test_an_oversized_body_is_413(api: Api) -> None:
-    response = api.post("/api/users/login/", data=b"{" + b" " * (11 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/api/users/login/", data=b"{" + b" " * (11 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 import requests
@@ -63,7 +62,9 @@ def test_concurrent_transfers_conserve_money_and_move_each_key_at_most_once(api:
     plan = []
     for index in range(320):
         sender, receiver = rng.sample(users, 2)
-        plan.append((sender, receiver, f"{rng.randint(1, 4000)}.{rng.randint(0, 99):02d}", f"bank-{index:05d}-{uuid.uuid4().hex[:8]}"))
+        plan.append(
+            (sender, receiver, f"{rng.randint(1, 4000)}.{rng.randint(0, 99):02d}", f"bank-{index:05d}-{uuid.uuid4().hex[:8]}")
+        )
     plan += [rng.choice(plan) for _ in range(len(plan) // 10)]  # 10% sent again with the same key
     rng.shuffle(plan)
     acknowledged: Counter[str] = Counter()
@@ -93,7 +94,9 @@ def test_concurrent_transfers_conserve_money_and_move_each_key_at_most_once(api:
     assert min(balances.values()) >= 0
     assert all(len(refs) == 1 for refs in references.values())
     # And each key moved money at most once: one ledger entry per side per reference
-    sent_references = Counter(entry["reference_id"] for user in users for entry in api.history(user, direction="sent") if entry["status"] == "SUCCESS")
+    sent_references = Counter(
+        entry["reference_id"] for user in users for entry in api.history(user, direction="sent") if entry["status"] == "SUCCESS"
+    )
     assert max(sent_references.values()) == 1
     assert {next(iter(refs)) for refs in references.values()} <= set(sent_references)
     # And every account's ledger replays to its balance
@@ -105,7 +108,14 @@ def test_a_lost_idempotency_completion_after_commit_moves_money_once(api: Api, s
     # Given the idempotency record's completion will fail after the transfer commits
     asha, ravi = api.new_user(), api.new_user()
     key = f"crash-{uuid.uuid4()}"
-    stack.set_faults({"fault": "server_error", "function": "WalletFunction", "operation": "UpdateItem", "table": stack.resource("IdempotencyTable")})
+    stack.set_faults(
+        {
+            "fault": "server_error",
+            "function": "WalletFunction",
+            "operation": "UpdateItem",
+            "table": stack.resource("IdempotencyTable"),
+        }
+    )
     # When the client sends, sees a failure, and (the store healthy again) retries with the same key
     first = api.transfer(asha, ravi, "123.45", key=key)
     assert first.status_code == 503
@@ -123,7 +133,9 @@ def test_a_crash_right_after_commit_moves_money_once(api: Api, stack: RunningSta
     # Given the wallet's process dies right after the transfer's transaction commits
     asha, ravi = api.new_user(), api.new_user()
     key = f"crash-{uuid.uuid4()}"
-    stack.set_faults({"fault": "crash_after_commit", "function": "WalletFunction", "operation": "TransactWriteItems", "remaining": 1})
+    stack.set_faults(
+        {"fault": "crash_after_commit", "function": "WalletFunction", "operation": "TransactWriteItems", "remaining": 1}
+    )
     # When the client retries until it gets an answer
     first = api.transfer(asha, ravi, "10.00", key=key)
     assert first.status_code == 500
@@ -179,5 +191,3 @@ def test_another_users_transaction_and_history_are_unreachable(api: Api) -> None
 def test_trailing_slash_and_none_are_the_same_route(api: Api) -> None:
     user = api.new_user()
     assert api.get("/api/wallet/balance", user).json() == api.get("/api/wallet/balance/", user).json()
-
-

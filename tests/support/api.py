@@ -48,7 +48,9 @@ class Api:
         return self.request("POST", path, json=json, headers=headers, **kwargs)
 
     # ------------------------------------------------------------ flows
-    def register(self, email: str | None = None, *, password: str = PASSWORD, full_name: str = "Test User", aadhaar: str | None = None) -> User:
+    def register(
+        self, email: str | None = None, *, password: str = PASSWORD, full_name: str = "Test User", aadhaar: str | None = None
+    ) -> User:
         email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
         form = registration(email, password=password, full_name=full_name, aadhaar=aadhaar)
         response = self.post("/api/users/register/", form)
@@ -65,7 +67,9 @@ class Api:
     def new_user(self, **kwargs: Any) -> User:
         return self.login(self.register(**kwargs))
 
-    def transfer(self, sender: User, receiver: User | str, amount: str, *, key: str | None = None, note: str | None = None) -> requests.Response:
+    def transfer(
+        self, sender: User, receiver: User | str, amount: str, *, key: str | None = None, note: str | None = None
+    ) -> requests.Response:
         body: dict[str, Any] = {"receiver_email": receiver if isinstance(receiver, str) else receiver.email, "amount": amount}
         if note is not None:
             body["note"] = note

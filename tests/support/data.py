@@ -16,5 +16,7 @@ def make_aadhaar(rng: random.Random | None = None) -> str:
     return body + verhoeff_check_digit(body)
 
 
-def registration(email: str, *, aadhaar: str | None = None, password: str = PASSWORD, full_name: str = "Asha Verma") -> dict[str, str]:
+def registration(
+    email: str, *, aadhaar: str | None = None, password: str = PASSWORD, full_name: str = "Asha Verma"
+) -> dict[str, str]:
     return {"email": email, "password": password, "full_name": full_name, "aadhaar": aadhaar or make_aadhaar()}

@@ -26,7 +26,11 @@ def http_event(
         "routeKey": route_key or f"{method} {path}",
         "rawPath": path,
         "rawQueryString": urlencode(query or {}),
-        "headers": {"content-type": "application/json", "host": "127.0.0.1", **{k.lower(): v for k, v in (headers or {}).items()}},
+        "headers": {
+            "content-type": "application/json",
+            "host": "127.0.0.1",
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        },
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",

@@ -33,7 +33,7 @@ class RunningStack:
 
     def client(self, service: str) -> Any:
         endpoint = self.info["endpoints"]["dynamodb" if service in ("dynamodb", "dynamodbstreams") else "moto"]
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=endpoint,
             region_name=self.info["region"],

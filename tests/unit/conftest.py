@@ -48,7 +48,9 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     monkeypatch.delenv("VAULTPAY_FAULT_PLAN", raising=False)
     with mock_aws():
         _clear_caches()
-        clients = Clients(*(boto3.client(service, region_name=REGION) for service in ("dynamodb", "kms", "secretsmanager", "sqs")))
+        clients = Clients(
+            *(boto3.client(service, region_name=REGION) for service in ("dynamodb", "kms", "secretsmanager", "sqs"))
+        )
         provisioned = provision(TEMPLATE, clients, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
         intrinsics = intrinsics_for(TEMPLATE, provisioned, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
         environment: dict[str, str] = {}
@@ -71,7 +73,8 @@ def load_function(folder: str) -> ModuleType:
     name = f"{folder}_handler"
     path = ROOT / "functions" / folder / "app.py"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -124,7 +127,10 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
 
 def table_snapshot(client: Any, environment: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     tables = {environment[name] for name in ("MAIN_TABLE_NAME", "VAULT_TABLE_NAME", "AUDIT_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME")}
-    return {table: sorted(scan_all(client, table), key=lambda item: json.dumps(item, default=repr, sort_keys=True)) for table in tables}
+    return {
+        table: sorted(scan_all(client, table), key=lambda item: json.dumps(item, default=repr, sort_keys=True))
+        for table in tables
+    }
 
 
 __all__ = ["Invoke", "Path", "body", "invoker", "scan_all", "table_snapshot"]

@@ -27,15 +27,29 @@ def activity(identity: Invoke, wallet: Invoke, vault: Invoke) -> dict[str, str]:
     asha = body(identity(http_event("POST", "/api/users/register/", body=registration("asha@example.com"))))
     ravi = body(identity(http_event("POST", "/api/users/register/", body=registration("ravi@example.com"))))
     ok = wallet(
-        http_event("POST", "/api/wallet/transfer/", body={"receiver_email": "ravi@example.com", "amount": "42.00"},
-                   headers={"idempotency-key": "audit-key-0001"}, user_id=asha["id"])
+        http_event(
+            "POST",
+            "/api/wallet/transfer/",
+            body={"receiver_email": "ravi@example.com", "amount": "42.00"},
+            headers={"idempotency-key": "audit-key-0001"},
+            user_id=asha["id"],
+        )
     )
     wallet(
-        http_event("POST", "/api/wallet/transfer/", body={"receiver_email": "ravi@example.com", "amount": "99999.00"},
-                   headers={"idempotency-key": "audit-key-0002"}, user_id=asha["id"])
+        http_event(
+            "POST",
+            "/api/wallet/transfer/",
+            body={"receiver_email": "ravi@example.com", "amount": "99999.00"},
+            headers={"idempotency-key": "audit-key-0002"},
+            user_id=asha["id"],
+        )
     )
     vault(http_event("POST", "/api/users/profile/aadhaar/", body={"password": registration("x")["password"]}, user_id=asha["id"]))
-    tokens = body(identity(http_event("POST", "/api/users/login/", body={"email": "asha@example.com", "password": registration("x")["password"]})))
+    tokens = body(
+        identity(
+            http_event("POST", "/api/users/login/", body={"email": "asha@example.com", "password": registration("x")["password"]})
+        )
+    )
     identity(http_event("POST", "/api/users/logout/", body={"refresh": tokens["refresh"]}, user_id=asha["id"]))
     return {"asha": asha["id"], "ravi": ravi["id"], "reference": body(ok)["reference_id"]}
 
@@ -73,7 +87,9 @@ def test_stream_records_become_audit_records(audit: Invoke, activity: dict[str, 
     assert kinds(transfer_records) == ["account_credited", "account_debited", "transaction_created"]
 
 
-def test_the_same_batch_delivered_twice_writes_nothing_new(audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]) -> None:
+def test_the_same_batch_delivered_twice_writes_nothing_new(
+    audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]
+) -> None:
     records = main_stream(aws_stack)
     audit({"Records": records})
     first = audit_items(aws_stack)
@@ -82,10 +98,14 @@ def test_the_same_batch_delivered_twice_writes_nothing_new(audit: Invoke, activi
     assert audit_items(aws_stack) == first
 
 
-def test_a_poison_record_fails_alone_and_the_rest_are_written(audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]) -> None:
+def test_a_poison_record_fails_alone_and_the_rest_are_written(
+    audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]
+) -> None:
     # Given a batch where one account change lost its balance attribute
     records = main_stream(aws_stack)
-    poison = next(record for record in records if record["eventName"] == "MODIFY" and "balance" in record["dynamodb"].get("NewImage", {}))
+    poison = next(
+        record for record in records if record["eventName"] == "MODIFY" and "balance" in record["dynamodb"].get("NewImage", {})
+    )
     del poison["dynamodb"]["NewImage"]["balance"]
     # When it is delivered
     result = audit({"Records": records})
@@ -123,7 +143,7 @@ def test_a_balance_change_that_does_not_match_its_transaction_is_flagged(
 def test_audit_records_carry_no_secrets(audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]) -> None:
     audit({"Records": main_stream(aws_stack)})
     dump = repr(audit_items(aws_stack))
-    for forbidden in ("password", "argon2", "wrapped_key", "ciphertext", "refresh\"", "aadhaar_last4"):
+    for forbidden in ("password", "argon2", "wrapped_key", "ciphertext", 'refresh"', "aadhaar_last4"):
         assert forbidden not in dump
 
 

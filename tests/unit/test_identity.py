@@ -14,7 +14,8 @@ from tests.unit.conftest import Invoke, body, table_snapshot
 def register(identity: Invoke, email: str, **overrides: Any) -> dict[str, Any]:
     response = identity(http_event("POST", "/api/users/register/", body=registration(email, **overrides)))
     assert response["statusCode"] == 201, response
-    return body(response)
+    user: dict[str, Any] = body(response)
+    return user
 
 
 def login(identity: Invoke, email: str, password: str = PASSWORD) -> dict[str, Any]:

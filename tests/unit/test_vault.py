@@ -53,9 +53,13 @@ def test_without_an_authenticated_user_it_is_401(vault: Invoke, asha: dict[str, 
     assert asha["aadhaar"] not in response["body"]
 
 
-def test_every_reveal_is_recorded_for_the_audit_trail(vault: Invoke, asha: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]) -> None:
+def test_every_reveal_is_recorded_for_the_audit_trail(
+    vault: Invoke, asha: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]
+) -> None:
     reveal(vault, asha["id"])
-    events = [item for item in scan_all(dynamodb, aws_stack["MAIN_TABLE_NAME"]) if item.get("type", {}).get("S") == "AADHAAR_REVEALED"]
+    events = [
+        item for item in scan_all(dynamodb, aws_stack["MAIN_TABLE_NAME"]) if item.get("type", {}).get("S") == "AADHAAR_REVEALED"
+    ]
     assert len(events) == 1
     assert events[0]["user_id"]["S"] == asha["id"]
 
@@ -66,13 +70,16 @@ def test_no_table_holds_the_plaintext_number(asha: dict[str, str], dynamodb: Any
     for table in dynamodb.list_tables()["TableNames"]:
         for item in scan_all(dynamodb, table):
             dump = repr(item)
-            assert digits not in dump and spaced not in dump, f"plaintext Aadhaar in {table}"
+            assert digits not in dump, f"plaintext Aadhaar in {table}"
+            assert spaced not in dump, f"plaintext Aadhaar in {table}"
             for value in item.values():
                 if "B" in value:
                     assert digits.encode() not in value["B"]
 
 
-def test_an_entry_moved_to_another_user_cannot_be_opened(asha: dict[str, str], identity: Invoke, aws_stack: dict[str, str]) -> None:
+def test_an_entry_moved_to_another_user_cannot_be_opened(
+    asha: dict[str, str], identity: Invoke, aws_stack: dict[str, str]
+) -> None:
     # Given two users' vault entries
     ravi = body(identity(http_event("POST", "/api/users/register/", body=registration("ravi@example.com"))))
     store = DynamoVaultStore(boto3.client("dynamodb"), aws_stack["VAULT_TABLE_NAME"])

@@ -17,7 +17,9 @@ def people(identity: Invoke) -> dict[str, str]:
     """Two registered users (Rs 10,000.00 each): name -> user id."""
     ids = {}
     for name in ("asha", "ravi"):
-        response = identity(http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title())))
+        response = identity(
+            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
+        )
         ids[name] = body(response)["id"]
     return ids
 
@@ -81,7 +83,9 @@ class TestTransfer:
         self, wallet: Invoke, people: dict[str, str]
     ) -> None:
         # When Asha sends more than she has
-        response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001")
+        response = transfer(
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+        )
         # Then the problem is insufficient-funds, balances are untouched
         assert response["statusCode"] == 422
         problem = body(response)
@@ -95,7 +99,9 @@ class TestTransfer:
         ravi_history = body(wallet(http_event("GET", "/api/wallet/history/", user_id=people["ravi"])))["results"]
         assert all(entry["status"] == "SUCCESS" for entry in ravi_history)
         # And retrying the same key gives the same answer
-        again = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001")
+        again = transfer(
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+        )
         assert again["statusCode"] == 422
 
     @pytest.mark.parametrize(
@@ -163,7 +169,12 @@ class TestBalance:
 class TestHistory:
     def test_history_pages_newest_first_with_a_cursor(self, wallet: Invoke, people: dict[str, str]) -> None:
         for index in range(5):
-            transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": f"{index + 1}"}, key=f"history-key-{index:04d}")
+            transfer(
+                wallet,
+                people["asha"],
+                {"receiver_email": "ravi@example.com", "amount": f"{index + 1}"},
+                key=f"history-key-{index:04d}",
+            )
         seen: list[str] = []
         cursor = None
         while True:
@@ -179,9 +190,14 @@ class TestHistory:
     def test_direction_filter(self, wallet: Invoke, people: dict[str, str]) -> None:
         transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "7"})
         sent = body(wallet(http_event("GET", "/api/wallet/history/", query={"direction": "sent"}, user_id=people["asha"])))
-        received = body(wallet(http_event("GET", "/api/wallet/history/", query={"direction": "received"}, user_id=people["ravi"])))
+        received = body(
+            wallet(http_event("GET", "/api/wallet/history/", query={"direction": "received"}, user_id=people["ravi"]))
+        )
         assert [entry["amount"] for entry in sent["results"]] == ["7.00"]
-        assert [entry["counterparty"]["email"] for entry in received["results"]] == ["asha@example.com", "system@vaultpay.internal"]
+        assert [entry["counterparty"]["email"] for entry in received["results"]] == [
+            "asha@example.com",
+            "system@vaultpay.internal",
+        ]
 
     def test_a_cursor_cannot_read_another_users_history(self, wallet: Invoke, people: dict[str, str]) -> None:
         for index in range(3):
@@ -189,14 +205,29 @@ class TestHistory:
         asha_page = body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "1"}, user_id=people["asha"])))
         # When Ravi replays Asha's cursor, he only ever sees his own partition
         ravi_page = body(
-            wallet(http_event("GET", "/api/wallet/history/", query={"limit": "10", "cursor": asha_page["next_cursor"]}, user_id=people["ravi"]))
+            wallet(
+                http_event(
+                    "GET",
+                    "/api/wallet/history/",
+                    query={"limit": "10", "cursor": asha_page["next_cursor"]},
+                    user_id=people["ravi"],
+                )
+            )
         )
-        assert all(entry["direction"] == "received" or entry["counterparty"]["email"] != "ravi@example.com" for entry in ravi_page["results"])
+        assert all(
+            entry["direction"] == "received" or entry["counterparty"]["email"] != "ravi@example.com"
+            for entry in ravi_page["results"]
+        )
         assert {entry["reference_id"] for entry in ravi_page["results"]} <= {
-            entry["reference_id"] for entry in body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "100"}, user_id=people["ravi"])))["results"]
+            entry["reference_id"]
+            for entry in body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "100"}, user_id=people["ravi"])))[
+                "results"
+            ]
         }
 
-    @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"direction": "up"}, {"cursor": "garbage!"}])
+    @pytest.mark.parametrize(
+        "query", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"direction": "up"}, {"cursor": "garbage!"}]
+    )
     def test_bad_queries_are_4xx(self, wallet: Invoke, people: dict[str, str], query: dict[str, str]) -> None:
         response = wallet(http_event("GET", "/api/wallet/history/", query=query, user_id=people["asha"]))
         assert response["statusCode"] in (400, 422)
@@ -207,7 +238,9 @@ class TestHistory:
             transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=f"dir-key-{index:06d}")
         page = body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "1"}, user_id=people["asha"])))
         response = wallet(
-            http_event("GET", "/api/wallet/history/", query={"cursor": page["next_cursor"], "direction": "sent"}, user_id=people["asha"])
+            http_event(
+                "GET", "/api/wallet/history/", query={"cursor": page["next_cursor"], "direction": "sent"}, user_id=people["asha"]
+            )
         )
         assert response["statusCode"] == 400
 
@@ -229,8 +262,15 @@ class TestTransactionDetail:
         )["body"].replace("00000000-0000-0000-0000-000000000000", reference)
 
 
-def test_money_is_conserved_and_never_float(wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]) -> None:
+def test_money_is_conserved_and_never_float(
+    wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]
+) -> None:
     for index in range(4):
-        transfer(wallet, people["asha" if index % 2 else "ravi"], {"receiver_email": f"{'ravi' if index % 2 else 'asha'}@example.com", "amount": "12.34"}, key=f"conserve-{index:06d}")
+        transfer(
+            wallet,
+            people["asha" if index % 2 else "ravi"],
+            {"receiver_email": f"{'ravi' if index % 2 else 'asha'}@example.com", "amount": "12.34"},
+            key=f"conserve-{index:06d}",
+        )
     accounts = [item for item in scan_all(dynamodb, aws_stack["MAIN_TABLE_NAME"]) if item["SK"]["S"] == "ACCOUNT"]
     assert sum(int(item["balance"]["N"]) for item in accounts) == 0  # the system account holds minus what was issued

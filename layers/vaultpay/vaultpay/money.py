@@ -19,7 +19,7 @@ def parse_amount(value: object) -> int:
     signs, and anything with more than two decimal places. Range checks (> 0, the
     per-transfer limit) are the caller's.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError("amount must be a decimal string such as '250.00'")
     if isinstance(value, int):
         text = str(value)

@@ -110,7 +110,7 @@ def wallet_service() -> WalletService:
     )
 
 
-def _mark_replayed(response: dict[str, Any], _record: DataRecord) -> dict[str, Any]:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "replayed": True}
 
 

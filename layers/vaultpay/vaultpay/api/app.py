@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -14,7 +14,7 @@ from vaultpay.api.problems import register_problem_handlers
 from vaultpay.errors import MalformedRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 16 * 1024
-BEARER_AUTH = [{"bearerAuth": []}]
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _reject_constant(name: str) -> Any:

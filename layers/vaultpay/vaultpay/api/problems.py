@@ -79,7 +79,7 @@ def problem(
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
-) -> Response:
+) -> Response[str]:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE_URI + code,
         "title": title_of(code),
@@ -111,7 +111,7 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         return app.current_event.path if app.current_event else None
 
     @app.exception_handler(errors.DomainError)
-    def _domain_error(error: errors.DomainError) -> Response:
+    def _domain_error(error: errors.DomainError) -> Response[str]:
         status = status_of(error)
         extensions: dict[str, Any] = {}
         headers: dict[str, str] = {}
@@ -126,10 +126,12 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         return problem(status, error.code, error.detail, instance=_instance(), headers=headers, **extensions)
 
     @app.exception_handler(RequestValidationError)
-    def _validation_error(error: RequestValidationError) -> Response:
+    def _validation_error(error: RequestValidationError) -> Response[str]:
         details = _safe_validation_errors(error.errors())
         if any(detail["type"] == "json_invalid" for detail in details):
-            return problem(HTTPStatus.BAD_REQUEST, "malformed-request", "The request body is not valid JSON.", instance=_instance())
+            return problem(
+                HTTPStatus.BAD_REQUEST, "malformed-request", "The request body is not valid JSON.", instance=_instance()
+            )
         return problem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "validation-error",
@@ -139,13 +141,13 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         )
 
     @app.exception_handler(ResponseValidationError)
-    def _response_invalid(error: ResponseValidationError) -> Response:
+    def _response_invalid(error: ResponseValidationError) -> Response[str]:
         # Our bug, not the caller's: say nothing about it beyond that it failed.
         logger.error("response failed validation", extra={"errors": _safe_validation_errors(error.errors())})
         return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "The request failed.", instance=_instance())
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def _unsupported_media(_: RequestUnsupportedContentType) -> Response:
+    def _unsupported_media(_: RequestUnsupportedContentType) -> Response[str]:
         return problem(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -154,21 +156,21 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         )
 
     @app.exception_handler(NotFoundError)
-    def _not_found(_: NotFoundError) -> Response:
+    def _not_found(_: NotFoundError) -> Response[str]:
         return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())
 
     @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_flight(_: IdempotencyAlreadyInProgressError) -> Response:
+    def _in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
         error = errors.RequestInFlight()
         return problem(status_of(error), error.code, error.detail, instance=_instance(), headers={"Retry-After": "1"})
 
     @app.exception_handler(IdempotencyValidationError)
-    def _key_reused(_: IdempotencyValidationError) -> Response:
+    def _key_reused(_: IdempotencyValidationError) -> Response[str]:
         error = errors.IdempotencyKeyReused()
         return problem(status_of(error), error.code, error.detail, instance=_instance())
 
     @app.exception_handler(IdempotencyPersistenceLayerError)
-    def _idempotency_store_down(failure: IdempotencyPersistenceLayerError) -> Response:
+    def _idempotency_store_down(failure: IdempotencyPersistenceLayerError) -> Response[str]:
         # The outcome is unknown to the caller; retrying with the same key is always safe.
         logger.exception("idempotency store failed", extra={"error": type(failure).__name__})
         return problem(

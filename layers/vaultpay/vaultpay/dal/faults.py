@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
@@ -60,7 +61,9 @@ class _FakeRaw:
 
 def _error_response(request: AWSPreparedRequest, status: int, error_type: str, extra: dict[str, Any]) -> AWSResponse:
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{error_type}", **extra}).encode()
-    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected-fault"}
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.0"
+    headers["x-amzn-RequestId"] = "injected-fault"
     return AWSResponse(request.url, status, headers, _FakeRaw(body))
 
 
@@ -105,7 +108,8 @@ class FaultInjector:
     def before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         operation = request.headers.get("X-Amz-Target", b"")
         operation_name = (operation.decode() if isinstance(operation, bytes) else operation).rpartition(".")[2]
-        body = json.loads(request.body or b"{}") if request.body else {}
+        raw = request.body
+        body = json.loads(raw) if isinstance(raw, (str, bytes, bytearray)) and raw else {}
         table = body.get("TableName")
         fault = self._take(
             operation_name,
@@ -115,11 +119,16 @@ class FaultInjector:
         if fault is None:
             return None
         if fault == "throttle":
-            return _error_response(request, 400, "ThrottlingException", {"message": "Rate of requests exceeds the allowed throughput."})
+            return _error_response(
+                request, 400, "ThrottlingException", {"message": "Rate of requests exceeds the allowed throughput."}
+            )
         if fault == "server_error":
             return _error_response(request, 500, "InternalServerError", {"message": "Internal server error (injected)"})
         if fault == "conflict":
-            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"} for _ in body.get("TransactItems", [{}])]
+            reasons = [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                for _ in body.get("TransactItems", [{}])
+            ]
             return _error_response(
                 request,
                 400,

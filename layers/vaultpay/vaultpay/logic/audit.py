@@ -15,17 +15,18 @@ from typing import Any, Protocol
 
 from vaultpay.models.changes import (
     AadhaarRevealed,
+    AccountOpened,
     AuditKind,
     AuditRecord,
-    StreamEvent,
-    AccountOpened,
     BalanceChanged,
     Change,
     RefreshFamilyRevoked,
+    StreamEvent,
     TransactionCreated,
     UserRegistered,
 )
 from vaultpay.models.records import TransactionRecord
+
 
 class AuditStore(Protocol):
     def append(self, record: AuditRecord) -> bool: ...
@@ -61,22 +62,29 @@ class AuditService:
         return record
 
     def _build(self, event: StreamEvent, change: Change) -> AuditRecord:
-        common = {
-            "event_id": event.event_id,
-            "occurred_at": event.occurred_at,
-            "recorded_at": self.clock(),
-            "sequence_number": event.sequence_number,
-        }
+        recorded_at = self.clock()
+
+        def audit_record(kind: AuditKind, subject: str, details: dict[str, Any]) -> AuditRecord:
+            return AuditRecord(
+                event_id=event.event_id,
+                kind=kind,
+                subject=subject,
+                occurred_at=event.occurred_at,
+                recorded_at=recorded_at,
+                sequence_number=event.sequence_number,
+                details=details,
+            )
+
         if isinstance(change, UserRegistered):
-            return AuditRecord(kind="user_registered", subject=f"USER#{change.user_id}", details={"user_id": change.user_id}, **common)
+            return audit_record("user_registered", f"USER#{change.user_id}", {"user_id": change.user_id})
         if isinstance(change, (AccountOpened, BalanceChanged)):
-            return self._balance_record(change, common)
+            return self._balance_record(change, audit_record)
         if isinstance(change, TransactionCreated):
             txn = change.transaction
-            return AuditRecord(
-                kind="transaction_created",
-                subject=f"TXN#{txn.reference_id}",
-                details={
+            return audit_record(
+                "transaction_created",
+                f"TXN#{txn.reference_id}",
+                {
                     "reference_id": txn.reference_id,
                     "transaction_kind": txn.kind,
                     "status": txn.status,
@@ -85,25 +93,22 @@ class AuditService:
                     "amount": txn.amount,
                     "failure_reason": txn.failure_reason,
                 },
-                **common,
             )
         if isinstance(change, AadhaarRevealed):
-            return AuditRecord(
-                kind="aadhaar_revealed",
-                subject=f"USER#{change.user_id}",
-                details={"user_id": change.user_id, "request_id": change.request_id},
-                **common,
+            return audit_record(
+                "aadhaar_revealed", f"USER#{change.user_id}", {"user_id": change.user_id, "request_id": change.request_id}
             )
         if isinstance(change, RefreshFamilyRevoked):
-            return AuditRecord(
-                kind="refresh_family_revoked",
-                subject=f"USER#{change.user_id}",
-                details={"user_id": change.user_id, "family_id": change.family_id, "reason": change.reason},
-                **common,
+            return audit_record(
+                "refresh_family_revoked",
+                f"USER#{change.user_id}",
+                {"user_id": change.user_id, "family_id": change.family_id, "reason": change.reason},
             )
         raise TypeError(f"no audit record for {type(change).__name__}")
 
-    def _balance_record(self, change: AccountOpened | BalanceChanged, common: dict[str, Any]) -> AuditRecord:
+    def _balance_record(
+        self, change: AccountOpened | BalanceChanged, audit_record: Callable[[AuditKind, str, dict[str, Any]], AuditRecord]
+    ) -> AuditRecord:
         if isinstance(change, AccountOpened):
             old_balance, new_balance, reference_id = 0, change.balance, change.reference_id
             kind: AuditKind = "account_opened"
@@ -119,17 +124,15 @@ class AuditService:
             else:
                 txn = self.transactions.get_transaction(reference_id) if reference_id else None
                 mismatch = check_balance_change(change.user_id, new_balance - old_balance, txn)
-        return AuditRecord(
-            kind=kind,
-            subject=f"USER#{change.user_id}",
-            details={
+        record = audit_record(
+            kind,
+            f"USER#{change.user_id}",
+            {
                 "user_id": change.user_id,
                 "reference_id": reference_id,
                 "old_balance": old_balance,
                 "new_balance": new_balance,
                 "amount": abs(new_balance - old_balance),
             },
-            verified=mismatch is None,
-            mismatch=mismatch,
-            **common,
         )
+        return record.model_copy(update={"verified": mismatch is None, "mismatch": mismatch})

@@ -14,7 +14,7 @@ import jwt
 from vaultpay.errors import Unauthenticated
 
 ALGORITHM = "HS256"
-TOKEN_USE = "access"
+TOKEN_USE = "access"  # noqa: S105 - a claim value, not a secret
 
 
 @dataclass(frozen=True)
