@@ -30,12 +30,12 @@ class Problem(BaseModel):
 
 def responses(success: int, *problems: int, no_content: tuple[int, ...] = ()) -> dict[int, Any]:
     """The documented responses of a route: its success (schema from the return type), the
-    problem+json failures it can give (422, request validation, always), and body-less ones."""
+    problem+json failures it can give (422 request validation and 500, always), and body-less ones."""
     documented: dict[int, Any] = {success: {"description": HTTPStatus(success).phrase}}
     if success == HTTPStatus.NO_CONTENT:
         no_content = (*no_content, success)
     for status in no_content:
         documented[status] = {"description": HTTPStatus(status).phrase, "content": {}}
-    for status in sorted({422, *problems}):
+    for status in sorted({422, 500, *problems}):
         documented[status] = {"description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {"model": Problem}}}
     return documented
