@@ -128,3 +128,19 @@ def test_the_gateway_listens_on_loopback_only(stack: RunningStack) -> None:
         if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port
     ]
     assert listening == ["0100007F"]
+
+
+def test_every_template_route_is_served_by_the_local_gateway(api: Api) -> None:
+    # Given a logged-in user and every route of the template
+    from local.template import SamTemplate
+
+    user = api.new_user()
+    for route in SamTemplate.load().routes():
+        if route.path == "$default":
+            continue
+        path = route.path.replace("{reference_id}", str(uuid.uuid4()))
+        # When it is called (with a token where the authorizer guards it)
+        response = api.request(route.method, path, json={}, headers=user.auth if route.authorizer else {})
+        # Then a function answered: not the gateway's own "no such route"
+        assert response.json().get("detail") != "No such route.", route.route_key
+        assert response.status_code < 500, (route.route_key, response.text)
