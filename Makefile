@@ -40,13 +40,19 @@ $(DDB_JAR): | $(DEPS)
 setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch DynamoDB Local
 
 run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
-	$(PY) -m local run --port $(PORT)
+	$(PY) -m local run --port $(PORT) --seed-demo
 
 test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite
 	$(PY) -m pytest
 
 test-unit: $(DEPS) ## unit tests only (moto in-process, no network)
 	$(PY) -m pytest tests/unit
+
+seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
+	$(PY) -m local.seed
+
+reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
+	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))
 
 lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date
 	$(VENV)/bin/ruff check .

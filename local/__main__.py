@@ -22,7 +22,8 @@ def main() -> None:
     run.add_argument("--faults", type=Path, help="fault-injection plan file (reliability tests only)")
     run.add_argument("--max-concurrency", type=int, default=16, help="execution environments per function")
     run.add_argument("--log-file", type=Path, help="also write every console line here")
-    run.add_argument("--quiet", action="store_true", help="print only the startup line")
+    run.add_argument("--quiet", action="store_true", help="print nothing to the console")
+    run.add_argument("--seed-demo", action="store_true", help="add the demo data when the database is empty")
     args = parser.parse_args()
 
     if args.command == "run":
@@ -34,6 +35,7 @@ def main() -> None:
             max_concurrency=args.max_concurrency,
             log_file=args.log_file,
             quiet=args.quiet,
+            seed_demo=args.seed_demo,
         )
         stack.run_forever()
 

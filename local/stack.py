@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from local import dynamodb_local
+from local import dynamodb_local, seed
 from local.gateway import CorsPolicy, Gateway, GatewayServer
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.runtime import FunctionDefinition, FunctionPool
@@ -107,6 +107,7 @@ class LocalStack:
     max_concurrency: int = 16
     log_file: Path | None = None
     quiet: bool = False
+    seed_demo: bool = False
     template: SamTemplate = field(default_factory=SamTemplate.load)
 
     def __post_init__(self) -> None:
@@ -249,6 +250,21 @@ class LocalStack:
         self._start_stream_pollers()
         self._write_stack_file()
         self.log("stack", f"VaultPay is running at {self.url}")
+        if self.seed_demo:
+            threading.Thread(target=self._seed_if_empty, name="seed", daemon=True).start()
+
+    def _seed_if_empty(self) -> None:
+        assert self.endpoints is not None
+        main_table = self.physical["MainTable"]
+        if self.endpoints.client("dynamodb").scan(TableName=main_table, Limit=1, Select="COUNT")["Count"]:
+            self.log("seed", f"data found; demo login: {seed.DEMO_EMAIL} / {seed.DEMO_PASSWORD}")
+            return
+        self.log("seed", "empty database: adding 20 people and 100 transfers (make seed)")
+        report = seed.run(self.url)
+        self.log("seed", report.summary())
+        for failure in report.failures:
+            self.log("seed", f"failed: {failure}")
+        self.log("seed", f"demo login: {seed.DEMO_EMAIL} / {seed.DEMO_PASSWORD}  ->  {self.url}")
 
     def _start_stream_pollers(self) -> None:
         assert self.endpoints is not None

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
+from local.stack import ServiceEndpoints
 from local.template import ROOT
 
 STARTUP_TIMEOUT_SECONDS = 120
@@ -32,15 +30,7 @@ class RunningStack:
         return str(self.info["resources"][logical_id])
 
     def client(self, service: str) -> Any:
-        endpoint = self.info["endpoints"]["dynamodb" if service in ("dynamodb", "dynamodbstreams") else "moto"]
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=endpoint,
-            region_name=self.info["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
-        )
+        return ServiceEndpoints(**self.info["endpoints"]).client(service)
 
     def set_faults(self, *rules: dict[str, Any]) -> None:
         self.fault_plan.write_text(json.dumps({"rules": list(rules)}))

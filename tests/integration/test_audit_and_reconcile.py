@@ -1,0 +1,140 @@
+"""The audit trail and reconciliation over a live stack; demo data through the real code paths."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from local import seed
+from tests.support.api import Api, User
+from tests.support.stack import RunningStack, start_stack
+from tools.reconcile import reconcile, scan
+from vaultpay.aadhaar import verhoeff_checksum
+
+pytestmark = pytest.mark.stack
+
+
+def burst(api: Api, users: list[User], count: int, seed_value: int) -> list[str]:
+    rng = random.Random(seed_value)
+    plan = [(*rng.sample(users, 2), f"{rng.randint(1, 2000)}.{rng.randint(0, 99):02d}") for _ in range(count)]
+
+    def send(item: tuple[User, User, str]) -> str | None:
+        client = Api(api.base_url)
+        try:
+            response = client.transfer(item[0], item[1], item[2], key=str(uuid.uuid4()))
+        finally:
+            client.close()
+        return response.json()["reference_id"] if response.status_code == 201 else None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return [reference for reference in pool.map(send, plan) if reference]
+
+
+def audit_by_reference(stack: RunningStack) -> dict[str, list[str]]:
+    records: dict[str, list[str]] = {}
+    for record in scan(stack.client("dynamodb"), stack.resource("AuditTable")):
+        reference = record["details"].get("reference_id")
+        if reference:
+            records.setdefault(reference, []).append(record["kind"])
+    return records
+
+
+class TestAfterABurstOfTransfers:
+    def test_one_debit_and_one_credit_per_transfer_and_reconcile_passes(self, own_stack: RunningStack) -> None:
+        # Given sixteen clients moving money among eight accounts at once
+        api = Api(own_stack.url)
+        users = [api.new_user() for _ in range(8)]
+        references = burst(api, users, 160, seed_value=7)
+        assert len(references) > 100
+        # When the stream consumer has caught up (reconcile waits for it)
+        report = reconcile(
+            own_stack.client("dynamodb"),
+            own_stack.resource("MainTable"),
+            own_stack.resource("AuditTable"),
+            audit_grace_seconds=30,
+        )
+        # Then reconciliation is clean and each transfer has exactly one debit and one credit record
+        assert report.clean, report.render()
+        audits = audit_by_reference(own_stack)
+        for reference in references:
+            assert sorted(audits[reference]) == ["account_credited", "account_debited", "transaction_created"]
+
+    def test_tampering_with_a_balance_fails_reconcile_and_names_the_account(self, own_stack: RunningStack) -> None:
+        # Given someone adds money to an account straight in the table
+        api = Api(own_stack.url)
+        victim = api.new_user()
+        own_stack.client("dynamodb").update_item(
+            TableName=own_stack.resource("MainTable"),
+            Key={"PK": {"S": f"USER#{victim.id}"}, "SK": {"S": "ACCOUNT"}},
+            UpdateExpression="SET balance = balance + :x",
+            ExpressionAttributeValues={":x": {"N": "50000"}},
+        )
+        # When reconciling
+        report = reconcile(
+            own_stack.client("dynamodb"), own_stack.resource("MainTable"), own_stack.resource("AuditTable"), audit_grace_seconds=3
+        )
+        # Then it fails, naming that account
+        assert not report.clean
+        named = [violation for violation in report.violations if victim.id in violation]
+        assert any("balances sum to" in violation for violation in report.violations)
+        assert any("ledger replays to" in violation for violation in named)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, seed.SeedReport]]:
+    running = start_stack(tmp_path_factory.mktemp("seeded"))
+    try:
+        yield running, seed.run(running.url, seed=7)
+    finally:
+        running.stop()
+
+
+class TestDemoData:
+    def test_twenty_people_the_demo_login_and_a_hundred_transfers(self, seeded: Any) -> None:
+        running, report = seeded
+        assert report.failures == []
+        assert (report.users_created, report.transfers_created) == (21, 100)
+        api = Api(running.url)
+        demo = api.login(User(id="", email=seed.DEMO_EMAIL, password=seed.DEMO_PASSWORD, aadhaar=""))
+        assert api.get("/api/users/profile/", demo).json()["full_name"] == seed.DEMO_NAME
+
+    def test_invariants_hold_for_demo_data(self, seeded: Any) -> None:
+        running, _ = seeded
+        report = reconcile(
+            running.client("dynamodb"), running.resource("MainTable"), running.resource("AuditTable"), audit_grace_seconds=30
+        )
+        assert report.clean, report.render()
+        assert report.transactions == 21 + 100
+
+    def test_every_aadhaar_is_valid_and_only_encrypted(self, seeded: Any) -> None:
+        running, _ = seeded
+        crowd = seed.people(7, 20)
+        assert all(verhoeff_checksum(person.aadhaar) == 0 for person in crowd)
+        vault = scan(running.client("dynamodb"), running.resource("VaultTable"))
+        assert len(vault) == 21
+        everything = repr(scan(running.client("dynamodb"), running.resource("MainTable"))) + repr(vault)
+        assert not [person.email for person in crowd if person.aadhaar in everything]
+
+    def test_seeding_again_changes_nothing(self, seeded: Any) -> None:
+        running, _ = seeded
+
+        def business_items() -> list[Any]:
+            kept = {"PROFILE", "ACCOUNT", "TXN", "LEDGER", "EMAIL_GUARD", "AADHAAR_GUARD"}
+            return sorted(
+                repr(item) for item in scan(running.client("dynamodb"), running.resource("MainTable")) if item.get("type") in kept
+            )
+
+        before = business_items()
+        again = seed.run(running.url, seed=7)
+        assert (again.users_created, again.transfers_created) == (0, 0)
+        assert (again.users_existing, again.transfers_replayed) == (21, 100)
+        assert business_items() == before
+
+    def test_it_refuses_anything_but_the_local_stack(self) -> None:
+        with pytest.raises(seed.SeedRefused):
+            seed.run("https://api.vaultpay.example")

@@ -1,0 +1,224 @@
+"""Reconciliation: the whole ledger checked against itself and against the audit trail.
+
+Over the whole main table (local or deployed) and the audit table:
+  - all balances, the system (issuance) account included, sum to zero: the system account's
+    balance is minus the money issued, which equals the welcome credits recorded;
+  - no balance is below zero but the system account's;
+  - every account's successful ledger entries replay to its balance;
+  - every successful transaction has exactly two ledger entries (sent, received) that agree
+    with it, a failed one exactly one (sent) and moved nothing;
+  - every successful transaction has its audit records (created, debit, credit), and no
+    audit record is flagged as a mismatch.
+
+    python -m tools.reconcile                 # the running local stack (make reconcile)
+    python -m tools.reconcile --stack vaultpay-dev [--region ap-south-1]   # a deployed stack
+
+Prints a report; exits 1 on any violation, naming the accounts and transactions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.stack import ServiceEndpoints
+from local.template import ROOT
+from vaultpay.dal import items as keys
+from vaultpay.dal.dynamo import unmarshal
+from vaultpay.models.records import SYSTEM_USER_ID
+from vaultpay.money import format_paise
+
+Item = dict[str, Any]
+
+
+@dataclass
+class Report:
+    accounts: int = 0
+    transactions: int = 0
+    ledger_entries: int = 0
+    audit_records: int = 0
+    issued: int = 0
+    user_balances: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+    def render(self) -> str:
+        lines = [
+            "VaultPay reconciliation",
+            f"  accounts           {self.accounts}",
+            f"  transactions       {self.transactions}",
+            f"  ledger entries     {self.ledger_entries}",
+            f"  audit records      {self.audit_records}",
+            f"  money issued       Rs {format_paise(self.issued)}",
+            f"  held by users      Rs {format_paise(self.user_balances)}",
+        ]
+        if self.clean:
+            lines.append("OK: every check passed")
+        else:
+            lines.append(f"FAILED: {len(self.violations)} violation(s)")
+            lines.extend(f"  - {violation}" for violation in self.violations)
+        return "\n".join(lines)
+
+
+def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
+    report = Report()
+    accounts: dict[str, Item] = {}
+    transactions: dict[str, Item] = {}
+    ledger: dict[str, list[Item]] = defaultdict(list)
+    for item in main_items:
+        item_type = item.get("type")
+        if item_type == keys.TYPE_ACCOUNT:
+            accounts[item["user_id"]] = item
+        elif item_type == keys.TYPE_TXN:
+            transactions[item["reference_id"]] = item
+        elif item_type == keys.TYPE_LEDGER:
+            ledger[keys.user_id_of(item[keys.PK])].append(item)
+    audits = list(audit_items)
+    report.accounts = len(accounts)
+    report.transactions = len(transactions)
+    report.ledger_entries = sum(len(entries) for entries in ledger.values())
+    report.audit_records = len(audits)
+
+    # Balances: conservation, issuance, no negative balance.
+    system = accounts.get(SYSTEM_USER_ID)
+    report.issued = -int(system["balance"]) if system else 0
+    report.user_balances = sum(int(account["balance"]) for user_id, account in accounts.items() if user_id != SYSTEM_USER_ID)
+    total = sum(int(account["balance"]) for account in accounts.values())
+    if total != 0:
+        report.violations.append(f"balances sum to {format_paise(total)}, not 0.00")
+    welcome_credits = sum(
+        int(txn["amount"]) for txn in transactions.values() if txn["kind"] == "WELCOME_CREDIT" and txn["status"] == "SUCCESS"
+    )
+    if report.issued != welcome_credits:
+        report.violations.append(
+            f"the system account issued {format_paise(report.issued)} but welcome credits total {format_paise(welcome_credits)}"
+        )
+    for user_id, account in sorted(accounts.items()):
+        if user_id != SYSTEM_USER_ID and int(account["balance"]) < 0:
+            report.violations.append(f"account {user_id} is negative: {format_paise(int(account['balance']))}")
+
+    # Ledger replay.
+    for user_id, account in sorted(accounts.items()):
+        replayed = sum(
+            int(entry["amount"]) * (1 if entry["direction"] == "received" else -1)
+            for entry in ledger.get(user_id, [])
+            if entry["status"] == "SUCCESS"
+        )
+        if replayed != int(account["balance"]):
+            report.violations.append(
+                f"account {user_id}: ledger replays to {format_paise(replayed)}, "
+                f"balance is {format_paise(int(account['balance']))}"
+            )
+
+    # Transactions against their ledger entries.
+    entries_by_reference: dict[str, list[tuple[str, Item]]] = defaultdict(list)
+    for user_id, entries in ledger.items():
+        for entry in entries:
+            entries_by_reference[entry["reference_id"]].append((user_id, entry))
+    for reference, txn in sorted(transactions.items()):
+        found = entries_by_reference.pop(reference, [])
+        expected = {(txn["sender"]["user_id"], "sent")}
+        if txn["status"] == "SUCCESS":
+            expected.add((txn["receiver"]["user_id"], "received"))
+        actual = Counter((user_id, entry["direction"]) for user_id, entry in found)
+        if set(actual) != expected or any(count != 1 for count in actual.values()):
+            report.violations.append(f"transaction {reference} ({txn['status']}) has ledger entries {sorted(actual.elements())}")
+        for user_id, entry in found:
+            if int(entry["amount"]) != int(txn["amount"]) or entry["status"] != txn["status"]:
+                report.violations.append(f"transaction {reference}: the ledger entry of {user_id} disagrees with it")
+    for reference in sorted(entries_by_reference):
+        report.violations.append(f"ledger entries name transaction {reference}, which does not exist")
+
+    report.violations.extend(_audit_violations(transactions, audits))
+    return report
+
+
+def _audit_violations(transactions: dict[str, Item], audits: list[Item]) -> list[str]:
+    violations = []
+    created = {record["details"].get("reference_id") for record in audits if record["kind"] == "transaction_created"}
+    moved: Counter[tuple[str, str]] = Counter()
+    for record in audits:
+        details = record["details"]
+        if record["kind"] in ("account_debited", "account_credited", "account_opened") and details.get("reference_id"):
+            moved[(details["reference_id"], details["user_id"])] += 1
+        if record.get("verified") is False:
+            violations.append(f"audit record {record['event_id']} flags {record['subject']}: {record.get('mismatch')}")
+    for reference, txn in sorted(transactions.items()):
+        if reference not in created:
+            violations.append(f"transaction {reference} has no audit record")
+        if txn["status"] != "SUCCESS":
+            continue
+        for side in ("sender", "receiver"):
+            user_id = txn[side]["user_id"]
+            if moved[(reference, user_id)] != 1:
+                violations.append(
+                    f"transaction {reference}: {moved[(reference, user_id)]} audit record(s) of the {side}'s balance change"
+                )
+    return violations
+
+
+def scan(client: Any, table: str) -> list[Item]:
+    found: list[Item] = []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        found.extend(unmarshal(item) for item in page["Items"])
+    return found
+
+
+def reconcile(client: Any, main_table: str, audit_table: str, *, audit_grace_seconds: float = 0) -> Report:
+    """Check the tables; while audit records are missing, wait up to ``audit_grace_seconds``
+    for the stream consumer to catch up (it lags the writes by design)."""
+    main_items = scan(client, main_table)
+    deadline = time.monotonic() + audit_grace_seconds
+    while True:
+        report = check(main_items, scan(client, audit_table))
+        if report.clean or time.monotonic() >= deadline:
+            return report
+        time.sleep(0.5)
+
+
+def _local_target(state_dir: Path) -> tuple[Any, str, str]:
+    stack_file = state_dir / "stack.json"
+    if not stack_file.exists():
+        sys.exit("the local stack is not running: start it with `make run`")
+    info = json.loads(stack_file.read_text())
+    client = ServiceEndpoints(**info["endpoints"]).client("dynamodb")
+    return client, info["resources"]["MainTable"], info["resources"]["AuditTable"]
+
+
+def _deployed_target(stack_name: str, region: str | None) -> tuple[Any, str, str]:
+    outputs = {
+        output["OutputKey"]: output["OutputValue"]
+        for output in boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"][0][
+            "Outputs"
+        ]
+    }
+    return boto3.client("dynamodb", region_name=region), outputs["MainTableName"], outputs["AuditTableName"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", help="a deployed stack's name (default: the running local stack)")
+    parser.add_argument("--region")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    parser.add_argument("--audit-grace", type=float, default=10.0, help="seconds to let the audit trail catch up")
+    args = parser.parse_args()
+    client, main_table, audit_table = _deployed_target(args.stack, args.region) if args.stack else _local_target(args.state_dir)
+    report = reconcile(client, main_table, audit_table, audit_grace_seconds=args.audit_grace)
+    print(report.render())
+    sys.exit(0 if report.clean else 1)
+
+
+if __name__ == "__main__":
+    main()
