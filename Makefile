@@ -54,6 +54,9 @@ seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
 	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))
 
+stress: $(DEPS) $(DDB_JAR) ## the reliability workload at full size, with a report
+	$(PY) -m tests.reliability.stress
+
 lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -390,8 +390,13 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             payload = b"" if response.status in (204, 304) or self.command == "HEAD" else response.body
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
             elapsed = (time.perf_counter() - started) * 1000
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                gateway.log("gateway", f"{self.command} {split.path} {response.status} {elapsed:.0f}ms (client gone)")
+                return
             gateway.log("gateway", f"{self.command} {split.path} {response.status} {elapsed:.0f}ms")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve

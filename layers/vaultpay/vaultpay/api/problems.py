@@ -146,6 +146,12 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         logger.error("response failed validation", extra={"errors": _safe_validation_errors(error.errors())})
         return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "The request failed.", instance=_instance())
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(_: UnicodeDecodeError) -> Response[str]:
+        # Raised while decoding a base64 request body that is not UTF-8 text, before any parsing.
+        error = errors.MalformedRequest("The request body is not UTF-8 text.")
+        return problem(status_of(error), error.code, error.detail, instance=_instance())
+
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media(_: RequestUnsupportedContentType) -> Response[str]:
         return problem(

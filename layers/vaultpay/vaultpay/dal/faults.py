@@ -21,9 +21,10 @@ Faults:
   error_after_commit   the request commits, then the invocation raises.
   server_error         DynamoDB answers InternalServerError (botocore retries it).
 
-``remaining`` counts down across processes (the file is locked while it is updated);
-omit it for no limit. ``table`` matches the TableName of the request and ``function`` the
-end of AWS_LAMBDA_FUNCTION_NAME (a logical id such as "WalletFunction"), when given.
+``remaining`` counts down across processes (the file is locked while it is updated); omit it
+for no limit. Each rule counts what it injected in ``injected``. ``table`` matches the
+TableName of the request and ``function`` the end of AWS_LAMBDA_FUNCTION_NAME (a logical id
+such as "WalletFunction"), when given.
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ class FaultInjector:
                         continue
                     if rule.get("remaining") is not None:
                         rule["remaining"] -= 1
-                        rule["injected"] = rule.get("injected", 0) + 1
-                        handle.seek(0)
-                        handle.truncate()
-                        handle.write(json.dumps(plan))
+                    rule["injected"] = rule.get("injected", 0) + 1
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(plan))
                     return str(rule["fault"])
                 return None
             finally:
