@@ -17,6 +17,7 @@ import mimetypes
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -354,8 +355,14 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             started = time.perf_counter()
             split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_PAYLOAD_BYTES:
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            length = int(declared) if declared.isdigit() else -1
+            if length < 0:
+                self.close_connection = True
+                response = problem_response(
+                    HTTPStatus.BAD_REQUEST, "malformed-request", "Content-Length is not a number.", split.path
+                )
+            elif length > MAX_PAYLOAD_BYTES:
                 self.close_connection = True
                 response = problem_response(
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", split.path
@@ -381,7 +388,13 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     source_ip=self.client_address[0],
                     request_id=uuid.uuid4().hex[:20],
                 )
-                response = gateway.handle(request)
+                try:
+                    response = gateway.handle(request)
+                except Exception:  # noqa: BLE001 - the gateway's last line: log it in full, answer 500, keep serving
+                    gateway.log("gateway", f"{self.command} {split.path} failed in the gateway:\n{traceback.format_exc()}")
+                    response = problem_response(
+                        HTTPStatus.INTERNAL_SERVER_ERROR, "gateway-error", "The local gateway failed.", split.path
+                    )
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+# Powertools reads these when vaultpay.observability is first imported, which may be at
+# collection time: give in-process tests what the template's Globals give every function.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VaultPay")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
 from tests.support.api import Api
-from tests.support.stack import RunningStack, start_stack
+from tests.support.stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import RunningStack, start_stack
+from tests.support.stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("own-stack"))
-    try:
+    with running_stack(tmp_path_factory.mktemp("own-stack")) as running:
         yield running
-    finally:
-        running.stop()

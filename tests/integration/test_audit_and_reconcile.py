@@ -12,7 +12,7 @@ import pytest
 
 from local import seed
 from tests.support.api import Api, User
-from tests.support.stack import RunningStack, start_stack
+from tests.support.stack import RunningStack, running_stack
 from tools.reconcile import reconcile, scan
 from vaultpay.aadhaar import verhoeff_checksum
 
@@ -87,11 +87,8 @@ class TestAfterABurstOfTransfers:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, seed.SeedReport]]:
-    running = start_stack(tmp_path_factory.mktemp("seeded"))
-    try:
+    with running_stack(tmp_path_factory.mktemp("seeded")) as running:
         yield running, seed.run(running.url, seed=7)
-    finally:
-        running.stop()
 
 
 class TestDemoData:

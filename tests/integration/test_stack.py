@@ -144,3 +144,19 @@ def test_every_template_route_is_served_by_the_local_gateway(api: Api) -> None:
         # Then a function answered: not the gateway's own "no such route"
         assert response.json().get("detail") != "No such route.", route.route_key
         assert response.status_code < 500, (route.route_key, response.text)
+
+
+def test_a_malformed_content_length_is_a_400_problem_and_the_gateway_keeps_serving(stack: RunningStack) -> None:
+    # Found by the fuzzer: a Content-Length that is not a number used to kill the request thread.
+    import http.client
+
+    host, port = stack.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/api/users/login/")
+    connection.putheader("Content-Length", ":")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 400
+    assert response.getheader("Content-Type") == "application/problem+json"
+    connection.close()
+    assert Api(stack.url).get("/api/health").status_code == 200

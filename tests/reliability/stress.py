@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.reliability.bank import BankConfig, BankWorkload
 from tests.reliability.test_bank import FAULTS
-from tests.support.stack import start_stack
+from tests.support.stack import running_stack
 
 
 def main() -> None:
@@ -25,9 +25,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=10)
     args = parser.parse_args()
-    stack = start_stack(Path(tempfile.mkdtemp(prefix="vaultpay-stress-")))
     violations = 0
-    try:
+    with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-stress-"))) as stack:
         for title, faults, seed in (("bank", [], 101), ("bank with injected faults", FAULTS, 102)):
             started = time.monotonic()
             config = BankConfig(
@@ -40,8 +39,6 @@ def main() -> None:
             result = BankWorkload(stack, config).run()
             print(result.render(f"{title} ({time.monotonic() - started:.0f} s)"), flush=True)
             violations += len(result.violations)
-    finally:
-        stack.stop()
     print(f"invariant violations: {violations}")
     sys.exit(1 if violations else 0)
 

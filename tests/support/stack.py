@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,16 @@ class RunningStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextmanager
+def running_stack(state_dir: Path) -> Iterator[RunningStack]:
+    """A local stack for the duration of a ``with`` block."""
+    running = start_stack(state_dir)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = ()) -> RunningStack:

@@ -191,5 +191,10 @@ class TestProfile:
         assert set(profile) == {"id", "email", "full_name", "aadhaar_masked", "created_at"}
 
     def test_profile_without_an_authorizer_context_is_401(self, identity: Invoke) -> None:
-        response = identity(http_event("GET", "/api/users/profile/", query={"user_id": "someone"}))
-        assert response["statusCode"] == 401
+        assert identity(http_event("GET", "/api/users/profile/"))["statusCode"] == 401
+
+    def test_a_user_id_in_the_query_is_refused_not_trusted(self, identity: Invoke) -> None:
+        user = register(identity, "asha@example.com")
+        response = identity(http_event("GET", "/api/users/profile/", query={"user_id": user["id"]}))
+        assert response["statusCode"] == 422
+        assert user["id"] not in response["body"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from local.template import ROOT, SamTemplate
+from tests.unit.conftest import load_function
 from vaultpay.settings import SETTINGS_BY_FUNCTION
 
 TEMPLATE = SamTemplate.load()
@@ -17,14 +16,7 @@ FUNCTIONS = TEMPLATE.functions()
 
 
 def handler_module(code_dir: Path) -> object:
-    name = f"parity_{code_dir.name}"
-    spec = importlib.util.spec_from_file_location(name, code_dir / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function(code_dir.name)
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))

@@ -274,3 +274,12 @@ def test_money_is_conserved_and_never_float(
         )
     accounts = [item for item in scan_all(dynamodb, aws_stack["MAIN_TABLE_NAME"]) if item["SK"]["S"] == "ACCOUNT"]
     assert sum(int(item["balance"]["N"]) for item in accounts) == 0  # the system account holds minus what was issued
+
+
+def test_an_unknown_query_parameter_is_refused(wallet: Invoke, people: dict[str, str]) -> None:
+    # Given a typo in the query string, When the history is asked for, Then it is a 422 naming it
+    response = wallet(http_event("GET", "/api/wallet/history/", query={"limt": "5"}, user_id=people["asha"]))
+    assert response["statusCode"] == 422
+    assert body(response)["errors"] == [
+        {"location": ["query", "limt"], "message": "Unknown query parameter", "type": "extra_forbidden"}
+    ]

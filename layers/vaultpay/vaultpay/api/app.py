@@ -7,7 +7,9 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from vaultpay.api.problems import register_problem_handlers
@@ -61,6 +63,19 @@ class VaultPayResolver(APIGatewayHttpResolver):
         return route_openapi_path
 
 
+def reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Query strings are as strict as bodies: a parameter the route does not take (a typo such
+    as ``?limt=5``) is a 422 rather than silently ignored."""
+    route = app.context.get("_route")
+    allowed = {param.alias for param in route.dependant.query_params} if route is not None else set()
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - allowed)
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "Unknown query parameter", "type": "extra_forbidden"} for name in unknown]
+        )
+    return next_middleware(app)
+
+
 def create_app(title: str) -> VaultPayResolver:
     app = VaultPayResolver(
         enable_validation=True,
@@ -73,4 +88,5 @@ def create_app(title: str) -> VaultPayResolver:
         security_schemes={"bearerAuth": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
     )
     register_problem_handlers(app)
+    app.use(middlewares=[reject_unknown_query_parameters])
     return app

@@ -107,3 +107,14 @@ _BACKOFF_CAP_SECONDS = 0.4
 
 def _has_condition_failure(error: ClientError) -> bool:
     return "ConditionalCheckFailed" in cancellation_codes(error)
+
+
+def read_item(
+    client: Any, table: str, key: Mapping[str, Any], *, projection: str | None = None, consistent: bool = True
+) -> Item | None:
+    """One item by its key (strongly consistent unless told otherwise), unmarshalled; None when absent."""
+    request: dict[str, Any] = {"TableName": table, "Key": marshal(key), "ConsistentRead": consistent}
+    if projection:
+        request["ProjectionExpression"] = projection
+    item = client.get_item(**request).get("Item")
+    return unmarshal(item) if item else None

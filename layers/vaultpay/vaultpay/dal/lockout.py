@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import error_code, marshal, marshal_values, unmarshal
+from vaultpay.dal.dynamo import error_code, marshal, marshal_values, read_item, unmarshal
 from vaultpay.models.records import LoginFailures
 
 
@@ -20,10 +20,9 @@ class DynamoLoginFailureRepository:
         return marshal(keys.key(keys.login_failures_pk(email), keys.FAILURES_SK))
 
     def get(self, email: str) -> LoginFailures | None:
-        item = self._client.get_item(TableName=self._main, Key=self._key(email), ConsistentRead=True).get("Item")
-        if item is None:
+        data = read_item(self._client, self._main, keys.key(keys.login_failures_pk(email), keys.FAILURES_SK))
+        if data is None:
             return None
-        data = unmarshal(item)
         return LoginFailures(
             count=int(data["count"]),
             window_started_at=int(data["window_started_at"]),

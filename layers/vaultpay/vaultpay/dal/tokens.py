@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import cancellation_codes, error_code, marshal, marshal_values, transact_write, unmarshal
+from vaultpay.dal.dynamo import cancellation_codes, error_code, marshal, marshal_values, read_item, transact_write
 from vaultpay.errors import InvalidRefreshToken, RefreshTokenReused
 from vaultpay.models.records import RefreshTokenRecord
 
@@ -54,14 +54,9 @@ class DynamoTokenRepository:
         )
 
     def get(self, token_hash: str) -> RefreshTokenRecord | None:
-        item = self._client.get_item(
-            TableName=self._main,
-            Key=marshal(keys.key(keys.refresh_pk(token_hash), keys.REFRESH_SK)),
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
+        data = read_item(self._client, self._main, keys.key(keys.refresh_pk(token_hash), keys.REFRESH_SK))
+        if data is None:
             return None
-        data = unmarshal(item)
         return RefreshTokenRecord(
             token_hash=token_hash,
             user_id=data["user_id"],

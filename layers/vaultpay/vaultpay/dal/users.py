@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import cancellation_codes, epoch, error_code, iso, marshal, marshal_values, transact_write, unmarshal
+from vaultpay.dal.dynamo import cancellation_codes, epoch, error_code, iso, marshal, marshal_values, read_item, transact_write
 from vaultpay.errors import AadhaarAlreadyRegistered, EmailAlreadyRegistered
 from vaultpay.models.records import (
     SYSTEM_PARTY,
@@ -151,22 +151,16 @@ class DynamoUserRepository:
         }
 
     def find_by_email(self, email: str) -> ProfileRecord | None:
-        guard = self._client.get_item(
-            TableName=self._main,
-            Key=marshal(keys.key(keys.email_pk(email), keys.EMAIL_SK)),
-            ProjectionExpression="user_id",
-        ).get("Item")
+        guard = read_item(
+            self._client, self._main, keys.key(keys.email_pk(email), keys.EMAIL_SK), projection="user_id", consistent=False
+        )
         if guard is None:
             return None
-        return self.get_profile(unmarshal(guard)["user_id"])
+        return self.get_profile(guard["user_id"])
 
     def get_profile(self, user_id: str) -> ProfileRecord | None:
-        item = self._client.get_item(
-            TableName=self._main,
-            Key=marshal(keys.key(keys.user_pk(user_id), keys.PROFILE_SK)),
-            ConsistentRead=True,
-        ).get("Item")
-        return keys.profile_from_item(unmarshal(item)) if item else None
+        item = read_item(self._client, self._main, keys.key(keys.user_pk(user_id), keys.PROFILE_SK))
+        return keys.profile_from_item(item) if item else None
 
     def record_aadhaar_reveal(self, user_id: str, request_id: str, at: datetime, keep_until: datetime) -> None:
         """A reveal event in the main table; the stream carries it to the append-only audit table."""

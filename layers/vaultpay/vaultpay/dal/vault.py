@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import error_code, marshal, unmarshal
+from vaultpay.dal.dynamo import error_code, read_item
 from vaultpay.errors import VaultIntegrityError
 from vaultpay.models.records import DataKey, SealedAadhaar
 
@@ -19,14 +19,9 @@ class DynamoVaultStore:
         self._vault = vault_table
 
     def get(self, user_id: str) -> SealedAadhaar | None:
-        item = self._client.get_item(
-            TableName=self._vault,
-            Key=marshal({"pk": keys.user_pk(user_id)}),
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
+        data = read_item(self._client, self._vault, {"pk": keys.user_pk(user_id)})
+        if data is None:
             return None
-        data = unmarshal(item)
         return SealedAadhaar(
             key_id=data["key_id"],
             wrapped_key=data["wrapped_key"],

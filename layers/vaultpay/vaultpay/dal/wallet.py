@@ -13,6 +13,7 @@ from vaultpay.dal.dynamo import (
     error_code,
     marshal,
     marshal_values,
+    read_item,
     transact_write,
     unmarshal,
 )
@@ -94,24 +95,16 @@ class DynamoWalletRepository:
             raise
 
     def get_transaction(self, reference_id: str) -> TransactionRecord | None:
-        item = self._client.get_item(
-            TableName=self._main,
-            Key=marshal(keys.key(keys.txn_pk(reference_id), keys.TXN_SK)),
-            ConsistentRead=True,
-        ).get("Item")
-        return keys.transaction_from_item(unmarshal(item)) if item else None
+        item = read_item(self._client, self._main, keys.key(keys.txn_pk(reference_id), keys.TXN_SK))
+        return keys.transaction_from_item(item) if item else None
 
     def get_balance(self, user_id: str) -> tuple[int, int] | None:
         """(balance, version) of an account, strongly consistent."""
-        item = self._client.get_item(
-            TableName=self._main,
-            Key=marshal(keys.key(keys.user_pk(user_id), keys.ACCOUNT_SK)),
-            ConsistentRead=True,
-            ProjectionExpression="balance, version",
-        ).get("Item")
-        if item is None:
+        data = read_item(
+            self._client, self._main, keys.key(keys.user_pk(user_id), keys.ACCOUNT_SK), projection="balance, version"
+        )
+        if data is None:
             return None
-        data = unmarshal(item)
         return int(data["balance"]), int(data["version"])
 
     def history(
