@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.dal.stream import read_record
 from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services import audit_service
+from vaultpay.services.audit import audit_service
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

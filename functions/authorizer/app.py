@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.errors import Unauthenticated
 from vaultpay.observability import logger, tracer
-from vaultpay.services import access_token_verifier
+from vaultpay.services.authorizer import access_token_verifier
 
 BEARER_PREFIX = "bearer "
 

@@ -22,7 +22,7 @@ from vaultpay.models.api import (
     TokenPair,
 )
 from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services import identity_service
+from vaultpay.services.identity import identity_service
 
 app = create_app("identity")
 

@@ -15,7 +15,7 @@ from vaultpay.api.context import authenticated_user_id, request_id
 from vaultpay.api.docs import responses
 from vaultpay.models.api import RevealAadhaarRequest, RevealedAadhaar
 from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services import vault_service
+from vaultpay.services.vault import vault_service
 
 app = create_app("vault")
 

@@ -14,12 +14,14 @@ from vaultpay.api.app import BEARER_AUTH, create_app
 from vaultpay.api.conditional import entity_tag, none_match
 from vaultpay.api.context import authenticated_user_id
 from vaultpay.api.docs import responses
+from vaultpay.api.problems import register_idempotency_problems
 from vaultpay.logic.wallet import TransferCommand, validate_idempotency_key
 from vaultpay.models.api import Balance, HistoryPage, TransactionDetail, TransferReceipt, TransferRequest
 from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services import idempotent_transfer, wallet_service
+from vaultpay.services.wallet import idempotent_transfer, wallet_service
 
 app = create_app("wallet")
+register_idempotency_problems(app)
 
 
 @app.post(

@@ -17,8 +17,13 @@ from moto import mock_aws
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.template import ROOT, SamTemplate
 from tests.support.events import LambdaContextStub
-from vaultpay import services, settings
+from vaultpay import settings
 from vaultpay.dal import aws, secrets
+from vaultpay.services import audit as services_audit
+from vaultpay.services import authorizer as services_authorizer
+from vaultpay.services import identity as services_identity
+from vaultpay.services import vault as services_vault
+from vaultpay.services import wallet as services_wallet
 
 REGION = "ap-south-1"
 STACK = "unit"
@@ -26,7 +31,16 @@ TEMPLATE = SamTemplate.load()
 
 
 def _clear_caches() -> None:
-    for module in (services, settings, aws, secrets):
+    for module in (
+        services_audit,
+        services_authorizer,
+        services_identity,
+        services_vault,
+        services_wallet,
+        settings,
+        aws,
+        secrets,
+    ):
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()

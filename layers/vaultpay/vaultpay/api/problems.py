@@ -19,11 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
     ResponseValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from vaultpay import errors
 from vaultpay.observability import logger
@@ -106,9 +101,13 @@ def _safe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     return safe
 
 
+def _request_path(app: APIGatewayHttpResolver) -> str | None:
+    return app.current_event.path if app.current_event else None
+
+
 def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     def _instance() -> str | None:
-        return app.current_event.path if app.current_event else None
+        return _request_path(app)
 
     @app.exception_handler(errors.DomainError)
     def _domain_error(error: errors.DomainError) -> Response[str]:
@@ -164,6 +163,19 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(NotFoundError)
     def _not_found(_: NotFoundError) -> Response[str]:
         return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())
+
+
+def register_idempotency_problems(app: APIGatewayHttpResolver) -> None:
+    """Powertools idempotency's exceptions as problems; only the functions that use it register
+    them, so the others do not import the utility at cold start."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    def _instance() -> str | None:
+        return _request_path(app)
 
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:

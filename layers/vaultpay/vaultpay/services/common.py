@@ -1,0 +1,38 @@
+"""What every function's composition shares: the clock, access tokens and the login guard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+
+from vaultpay.dal import aws
+from vaultpay.dal.lockout import DynamoLoginFailureRepository
+from vaultpay.dal.secrets import secret_value
+from vaultpay.logic.lockout import LockoutPolicy, LoginGuard
+from vaultpay.logic.tokens import AccessTokenCodec
+from vaultpay.settings import JwtSettings, LockoutSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def access_tokens(settings: JwtSettings) -> AccessTokenCodec:
+    return AccessTokenCodec(
+        signing_key=partial(secret_value, settings.jwt_secret_arn, settings.secret_cache_seconds),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+def login_guard(settings: LockoutSettings, main_table: str) -> LoginGuard:
+    return LoginGuard(
+        store=DynamoLoginFailureRepository(aws.dynamodb(), main_table),
+        policy=LockoutPolicy(
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_failure_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+        ),
+        clock=utc_now,
+    )

@@ -1,0 +1,67 @@
+"""The wallet function's composition, with the transfer under Powertools idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
+from vaultpay.dal import aws
+from vaultpay.dal.wallet import DynamoWalletRepository
+from vaultpay.logic.wallet import TransferCommand, WalletService
+from vaultpay.services.common import utc_now
+from vaultpay.settings import get_wallet_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+
+@lru_cache(maxsize=1)
+def wallet_service() -> WalletService:
+    settings = get_wallet_settings()
+    return WalletService(
+        store=DynamoWalletRepository(
+            aws.dynamodb(), settings.main_table_name, conflict_retries=settings.transaction_conflict_retries
+        ),
+        max_transfer_paise=settings.max_transfer_paise,
+        clock=utc_now,
+    )
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "replayed": True}
+
+
+@lru_cache(maxsize=1)
+def idempotent_transfer() -> IdempotentTransfer:
+    """The transfer wrapped in Powertools idempotency, keyed on (user, Idempotency-Key).
+
+    Replays return the stored outcome marked ``replayed``; the same key with another payload
+    raises IdempotencyValidationError; a key still in flight, IdempotencyAlreadyInProgressError.
+    """
+    settings = get_wallet_settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="[user_id, idempotency_key]",
+        payload_validation_jmespath="transfer",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+        hash_function="sha256",
+        response_hook=_mark_replayed,
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=aws.dynamodb())
+    service = wallet_service()
+
+    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config, key_prefix="transfer")
+    def run(command: TransferCommand) -> dict[str, Any]:
+        return service.transfer(command.user_id, command.idempotency_key, command.transfer).model_dump(mode="json")
+
+    return IdempotentTransfer(run=run, config=config)
+
+
+@dataclass(frozen=True)
+class IdempotentTransfer:
+    run: Callable[..., dict[str, Any]]
+    config: IdempotencyConfig
