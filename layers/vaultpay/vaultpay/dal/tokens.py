@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import cancellation_codes, error_code, marshal, marshal_values, read_item, transact_write
+from vaultpay.dal.dynamo import cancellation_codes, error_code, iso, marshal, marshal_values, read_item, transact_write
 from vaultpay.errors import InvalidRefreshToken, RefreshTokenReused
 from vaultpay.models.records import RefreshTokenRecord
 
@@ -20,18 +21,18 @@ class DynamoTokenRepository:
         self._client = client
         self._main = main_table
 
-    def _token_item(self, token_hash: str, user_id: str, family_id: str, expires_at: int, now: str) -> dict[str, Any]:
+    def _token_item(self, token_hash: str, user_id: str, family_id: str, expires_at: int, now: datetime) -> dict[str, Any]:
         return {
             **keys.key(keys.refresh_pk(token_hash), keys.REFRESH_SK),
             "type": keys.TYPE_REFRESH,
             "user_id": user_id,
             "family_id": family_id,
             "status": "ACTIVE",
-            "issued_at": now,
+            "issued_at": iso(now),
             "expires_at": expires_at,
         }
 
-    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: str) -> None:
+    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None:
         transact_write(
             self._client,
             [
@@ -43,7 +44,7 @@ class DynamoTokenRepository:
                         "family_id": family_id,
                         "user_id": user_id,
                         "revoked": False,
-                        "created_at": now,
+                        "created_at": iso(now),
                         "expires_at": expires_at,
                     },
                     unique=True,
@@ -65,7 +66,7 @@ class DynamoTokenRepository:
             expires_at=int(data["expires_at"]),
         )
 
-    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: str) -> None:
+    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None:
         """Mark ``old`` used and issue ``new_hash`` in its family, atomically.
 
         Raises RefreshTokenReused when ``old`` was already used (a concurrent or replayed
@@ -82,7 +83,7 @@ class DynamoTokenRepository:
                             "UpdateExpression": "SET #status = :used, used_at = :now",
                             "ConditionExpression": "#status = :active",
                             "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": marshal_values({":used": "USED", ":active": "ACTIVE", ":now": now}),
+                            "ExpressionAttributeValues": marshal_values({":used": "USED", ":active": "ACTIVE", ":now": iso(now)}),
                         }
                     },
                     keys.put(self._main, self._token_item(new_hash, old.user_id, old.family_id, expires_at, now), unique=True),
@@ -92,7 +93,9 @@ class DynamoTokenRepository:
                             "Key": marshal(keys.key(keys.family_pk(old.family_id), keys.FAMILY_SK)),
                             "UpdateExpression": "SET expires_at = :expires, last_rotated_at = :now",
                             "ConditionExpression": "revoked = :false",
-                            "ExpressionAttributeValues": marshal_values({":expires": expires_at, ":now": now, ":false": False}),
+                            "ExpressionAttributeValues": marshal_values(
+                                {":expires": expires_at, ":now": iso(now), ":false": False}
+                            ),
                         }
                     },
                 ],
@@ -108,7 +111,7 @@ class DynamoTokenRepository:
                 raise InvalidRefreshToken() from None
             raise
 
-    def revoke_family(self, family_id: str, reason: str, now: str) -> None:
+    def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
         """Revoke every token of the family; revoking twice changes nothing."""
         try:
             self._client.update_item(
@@ -116,7 +119,7 @@ class DynamoTokenRepository:
                 Key=marshal(keys.key(keys.family_pk(family_id), keys.FAMILY_SK)),
                 UpdateExpression="SET revoked = :true, revoked_at = :now, revoked_reason = :reason",
                 ConditionExpression="revoked = :false",
-                ExpressionAttributeValues=marshal_values({":true": True, ":false": False, ":now": now, ":reason": reason}),
+                ExpressionAttributeValues=marshal_values({":true": True, ":false": False, ":now": iso(now), ":reason": reason}),
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":

@@ -50,14 +50,10 @@ class UserStore(Protocol):
 
 
 class TokenStore(Protocol):
-    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: str) -> None: ...
+    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None: ...
     def get(self, token_hash: str) -> RefreshTokenRecord | None: ...
-    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: str) -> None: ...
-    def revoke_family(self, family_id: str, reason: str, now: str) -> None: ...
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None: ...
+    def revoke_family(self, family_id: str, reason: str, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ class IdentityService:
             user_id=user_id,
             token_hash=hash_refresh_token(refresh),
             expires_at=self._refresh_expiry(now),
-            now=_iso(now),
+            now=now,
         )
         return self._token_pair(user_id, refresh, now)
 
@@ -162,13 +158,13 @@ class IdentityService:
         if record is None or record.expires_at <= int(now.timestamp()):
             raise InvalidRefreshToken()
         if record.status != "ACTIVE":
-            self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, _iso(now))
+            self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, now)
             raise RefreshTokenReused()
         refresh = new_refresh_token()
         try:
-            self.tokens.rotate(record, hash_refresh_token(refresh), self._refresh_expiry(now), _iso(now))
+            self.tokens.rotate(record, hash_refresh_token(refresh), self._refresh_expiry(now), now)
         except RefreshTokenReused:
-            self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, _iso(now))
+            self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, now)
             raise
         return self._token_pair(record.user_id, refresh, now)
 
@@ -176,7 +172,7 @@ class IdentityService:
         """Revoke the session (the refresh token's family) if it is the caller's; say nothing otherwise."""
         record = self.tokens.get(hash_refresh_token(request.refresh))
         if record is not None and record.user_id == user_id:
-            self.tokens.revoke_family(record.family_id, REVOKED_ON_LOGOUT, _iso(self.clock()))
+            self.tokens.revoke_family(record.family_id, REVOKED_ON_LOGOUT, self.clock())
 
     # ------------------------------------------------------------ profile
     def profile(self, user_id: str) -> Profile:
