@@ -18,7 +18,7 @@ DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: help setup run test test-unit test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: browser help setup run test test-unit test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,12 +37,19 @@ $(SAM_DEPS): requirements/sam.txt
 $(DDB_JAR): | $(DEPS)
 	$(PY) -m local.dynamodb_local fetch
 
+# The browser tests drive Debian's Chromium (no browser download works here).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+browser:
+ifeq ($(CHROMIUM),)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+endif
+
 setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch DynamoDB Local
 
 run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
 	$(PY) -m local run --port $(PORT) --seed-demo
 
-test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite
+test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) browser ## run the whole test suite
 	$(PY) -m pytest
 
 test-unit: $(DEPS) ## unit tests only (moto in-process, no network)

@@ -1,0 +1,48 @@
+// VaultPay's dashboard: a small hash-routed app, no build step, no dependencies.
+import { isLoggedIn, logout, onSessionEnd, restoreSession } from "./api.js";
+import { loginView, registerView } from "./views/auth.js";
+import { dashboardView } from "./views/dashboard.js";
+import { profileView } from "./views/profile.js";
+import { sendView } from "./views/send.js";
+
+const ROUTES = {
+  login: { view: loginView, title: "Log in", public: true },
+  register: { view: registerView, title: "Create an account", public: true },
+  dashboard: { view: dashboardView, title: "Dashboard" },
+  send: { view: sendView, title: "Send money" },
+  profile: { view: profileView, title: "Profile" },
+};
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+let cleanup = null;
+
+function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function render() {
+  const name = location.hash.replace(/^#\//, "") || "dashboard";
+  const route = ROUTES[name] ? name : "dashboard";
+  if (!ROUTES[route].public && !isLoggedIn()) return navigate("#/login");
+  if (ROUTES[route].public && isLoggedIn()) return navigate("#/dashboard");
+  if (cleanup) cleanup();
+  main.replaceChildren();
+  nav.hidden = !isLoggedIn();
+  for (const link of nav.querySelectorAll("a[data-route]")) {
+    if (link.dataset.route === route) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = `${ROUTES[route].title} · VaultPay`;
+  cleanup = ROUTES[route].view(main, { navigate }) || null;
+}
+
+onSessionEnd(() => navigate("#/login"));
+document.getElementById("logout").addEventListener("click", async () => {
+  await logout().catch(() => {});
+  navigate("#/login");
+});
+window.addEventListener("hashchange", render);
+
+restoreSession().finally(render);

@@ -1,0 +1,39 @@
+// What to tell a person for each problem type the API can answer.
+
+const MESSAGES = {
+  "insufficient-funds": "Your balance is too low for this payment.",
+  "receiver-not-found": "There is no VaultPay account with that e-mail address.",
+  "self-transfer": "You cannot send money to yourself.",
+  "amount-above-limit": "That is above the limit for a single payment (₹1,00,000.00).",
+  "invalid-credentials": "The e-mail address or password is incorrect.",
+  "too-many-attempts": "Too many failed attempts. Please wait and try again.",
+  "password-incorrect": "That password is incorrect.",
+  "email-taken": "An account with this e-mail address already exists.",
+  "aadhaar-taken": "An account with this Aadhaar number already exists.",
+  "weak-password": "Choose a longer, less common password (at least 8 characters).",
+  "concurrent-update": "The payment could not be completed right now. Please try again.",
+  "request-in-flight": "This payment is still being processed.",
+  "temporarily-unavailable": "VaultPay is temporarily unavailable. Please try again.",
+};
+
+export function messageFor(error) {
+  if (error?.code === "too-many-attempts" && error.retryAfter) {
+    const minutes = Math.ceil(error.retryAfter / 60);
+    return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+  }
+  if (error?.code && MESSAGES[error.code]) return MESSAGES[error.code];
+  if (error?.name === "NetworkError" || error?.constructor?.name === "NetworkError") {
+    return "Could not reach VaultPay. Check your connection and try again.";
+  }
+  return error?.message || "Something went wrong. Please try again.";
+}
+
+// Field-level messages from a validation problem: {fieldName: message}.
+export function fieldErrors(error) {
+  const result = {};
+  for (const issue of error?.problem?.errors || []) {
+    const [where, name] = issue.location || [];
+    if (where === "body" && name && !result[name]) result[name] = issue.message.replace(/^Value error, /, "");
+  }
+  return result;
+}

@@ -1,0 +1,79 @@
+import { profile, revealAadhaar } from "../api.js";
+import { field, h } from "../dom.js";
+import { formatDate } from "../money.js";
+import { messageFor } from "../messages.js";
+
+const HIDE_AFTER_MILLISECONDS = 60_000;
+
+function spaced(digits) {
+  return digits.replace(/(\d{4})(?=\d)/g, "$1 ");
+}
+
+export function profileView(main) {
+  const card = h("section", { class: "card narrow", "aria-labelledby": "profile-title" }, h("h1", { id: "profile-title" }, "Profile"));
+  main.append(card);
+  let hideTimer;
+
+  profile().then((me) => {
+    const aadhaar = h("dd", { class: "aadhaar", id: "aadhaar" }, me.aadhaar_masked);
+    const password = field({ label: "Re-enter your password to reveal", name: "reveal_password", type: "password", autocomplete: "current-password" });
+    const alert = h("p", { class: "alert error", role: "alert", hidden: true });
+    const reveal = h("button", { type: "submit", id: "reveal" }, "Reveal Aadhaar");
+    const hide = h("button", { type: "button", class: "secondary", id: "hide", hidden: true }, "Hide");
+    const form = h("form", { class: "reveal-form", hidden: true }, password.wrapper, alert, h("div", { class: "actions" }, reveal));
+    const start = h("button", { type: "button", class: "secondary", id: "show-reveal" }, "Show full number");
+
+    function conceal() {
+      clearTimeout(hideTimer);
+      aadhaar.textContent = me.aadhaar_masked;
+      hide.hidden = true;
+      start.hidden = false;
+      start.focus();
+    }
+
+    start.addEventListener("click", () => {
+      start.hidden = true;
+      form.hidden = false;
+      password.input.focus();
+    });
+    hide.addEventListener("click", conceal);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      alert.hidden = true;
+      reveal.disabled = true;
+      try {
+        const revealed = await revealAadhaar(password.input.value);
+        aadhaar.textContent = spaced(revealed.aadhaar);
+        form.hidden = true;
+        hide.hidden = false;
+        hide.focus();
+        hideTimer = setTimeout(conceal, HIDE_AFTER_MILLISECONDS);
+      } catch (error) {
+        alert.textContent = messageFor(error);
+        alert.hidden = false;
+      } finally {
+        reveal.disabled = false;
+        form.reset();
+      }
+    });
+
+    card.append(
+      h(
+        "dl",
+        { class: "profile" },
+        h("dt", {}, "Name"),
+        h("dd", { id: "profile-name" }, me.full_name),
+        h("dt", {}, "E-mail"),
+        h("dd", {}, me.email),
+        h("dt", {}, "Member since"),
+        h("dd", {}, formatDate(me.created_at)),
+        h("dt", {}, "Aadhaar"),
+        aadhaar,
+      ),
+      h("div", { class: "actions" }, start, hide),
+      form,
+    );
+  });
+
+  return () => clearTimeout(hideTimer);
+}
