@@ -55,6 +55,10 @@ test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) browser ## run the whole test suite
 test-unit: $(DEPS) ## unit tests only (moto in-process, no network)
 	$(PY) -m pytest tests/unit
 
+invoke: $(DEPS) $(DDB_JAR) ## run one function with an event: make invoke FN=WalletFunction EVENT=events/transfer.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<function or folder> EVENT=events/<file>.json" && exit 2)
+	$(PY) -m local.invoke $(FN) $(EVENT)
+
 seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 	$(PY) -m local.seed
 

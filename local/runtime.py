@@ -99,14 +99,14 @@ class _Worker:
         for line in self.process.stdout:
             log_sink(self.definition.name, line.rstrip("\n"))
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
         """Init (imports, module-level setup) does not count against the function's timeout."""
         if not self._ready:
             self._read_line(time.time() + INIT_TIMEOUT_SECONDS)
             self._ready = True
 
     def invoke(self, event: Any, request_id: str) -> Any:
-        self._wait_until_ready()
+        self.wait_until_ready()
         deadline = time.time() + self.definition.timeout_seconds
         request = {"event": event, "request_id": request_id, "deadline_ms": int(deadline * 1000)}
         try:
@@ -153,9 +153,13 @@ class FunctionPool:
         self._condition = threading.Condition()
         self._closed = False
 
-    def warm(self) -> None:
+    def warm(self, *, wait: bool = False) -> None:
+        """Start one execution environment ahead of the first invocation (``wait``: until its init is done)."""
+        worker = _Worker(self.definition, self._log_sink)
+        if wait:
+            worker.wait_until_ready()
         with self._condition:
-            self._idle.append(_Worker(self.definition, self._log_sink))
+            self._idle.append(worker)
 
     def _acquire(self) -> _Worker:
         with self._condition:
@@ -193,6 +197,10 @@ class FunctionPool:
             raise
         finally:
             self._release(worker, healthy)
+
+    def idle_workers(self) -> list[_Worker]:
+        with self._condition:
+            return list(self._idle)
 
     def close(self) -> None:
         with self._condition:

@@ -26,8 +26,10 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def record_handler(record: DynamoDBRecord) -> None:
     found = read_record(record)
     if found is None:
+        metrics.add_metric(name="StreamRecordSkipped", unit=MetricUnit.Count, value=1)
         return
     audited = audit_service().record(*found)
+    metrics.add_metric(name="AuditRecorded", unit=MetricUnit.Count, value=1)
     if audited.verified is False:
         logger.error(
             "balance change does not match its transaction", extra={"audit": audited.details, "mismatch": audited.mismatch}
