@@ -85,8 +85,9 @@ openapi: $(DEPS) ## regenerate the OpenAPI document served at /api/openapi.json
 build: $(SAM_DEPS) ## sam build: arm64 artifacts for the Lambda runtime, on this machine, no Docker
 	$(SAM) build
 
-deploy: build ## sam deploy --config-env $(ENV) (needs AWS credentials)
+deploy: build $(DEPS) ## sam deploy --config-env $(ENV), then publish the dashboard (needs AWS credentials)
 	$(SAM) deploy --config-env $(ENV)
+	$(PY) -m tools.publish_web --stack vaultpay-$(ENV) --region ap-south-1
 
 reset: ## wipe the local stack's data, keys and secrets
 	rm -rf .local/dynamodb .local/state .local/stack.json .local/*.log
