@@ -65,6 +65,9 @@ seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
 	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))
 
+bench: $(DEPS) $(DDB_JAR) ## measure throughput, AWS calls, cold starts, history scaling, audit lag, memory -> docs/benchmarks.md
+	$(PY) -m tests.bench
+
 stress: $(DEPS) $(DDB_JAR) ## the reliability workload at full size, with a report
 	$(PY) -m tests.reliability.stress
 

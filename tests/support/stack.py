@@ -54,16 +54,16 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(state_dir: Path) -> Iterator[RunningStack]:
-    """A local stack for the duration of a ``with`` block."""
-    running = start_stack(state_dir)
+def running_stack(state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True) -> Iterator[RunningStack]:
+    """A local stack for the duration of a ``with`` block (``faults``: with an empty fault plan)."""
+    running = start_stack(state_dir, extra_args=extra_args, faults=faults)
     try:
         yield running
     finally:
         running.stop()
 
 
-def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = ()) -> RunningStack:
+def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True) -> RunningStack:
     state_dir.mkdir(parents=True, exist_ok=True)
     fault_plan = state_dir / "faults.json"
     fault_plan.write_text('{"rules": []}')
@@ -81,8 +81,7 @@ def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = ()) -> Running
             "--in-memory",
             "--state-dir",
             str(state_dir),
-            "--faults",
-            str(fault_plan),
+            *(("--faults", str(fault_plan)) if faults else ()),
             "--log-file",
             str(log_file),
             "--quiet",

@@ -9,5 +9,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore is patched (AWS calls become X-Ray subsegments): patch_all would import and
+# patch every library X-Ray knows, for nothing, at every cold start.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()

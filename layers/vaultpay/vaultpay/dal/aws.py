@@ -25,6 +25,7 @@ _CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,
+    max_pool_connections=32,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -97,6 +98,21 @@ class DynamoWalletRepository:
     def get_transaction(self, reference_id: str) -> TransactionRecord | None:
         item = read_item(self._client, self._main, keys.key(keys.txn_pk(reference_id), keys.TXN_SK))
         return keys.transaction_from_item(item) if item else None
+
+    def get_transactions(self, reference_ids: Collection[str]) -> dict[str, TransactionRecord]:
+        """Several transactions in BatchGetItem calls of up to 100 keys."""
+        found: dict[str, TransactionRecord] = {}
+        wanted = sorted(reference_ids)
+        for start in range(0, len(wanted), 100):
+            keys_ = [marshal(keys.key(keys.txn_pk(reference), keys.TXN_SK)) for reference in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._main: {"Keys": keys_, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._main, []):
+                    txn = keys.transaction_from_item(unmarshal(item))
+                    found[txn.reference_id] = txn
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def get_balance(self, user_id: str) -> tuple[int, int] | None:
         """(balance, version) of an account, strongly consistent."""

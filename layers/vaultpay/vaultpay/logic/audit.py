@@ -2,13 +2,14 @@
 against the transaction it names.
 
 Records of one transaction arrive from different shards, in any order and interleaved with
-others, so nothing here assumes an order: a balance change is checked against the stored
-transaction itself (written in the same DynamoDB transaction), never against earlier records.
+others, so nothing here assumes an order: a balance change is checked against the transaction
+itself — from the same batch when the batch carries it, else read from the table (it was
+written in the same DynamoDB transaction) — never against earlier records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -29,11 +30,11 @@ from vaultpay.models.records import TransactionRecord
 
 
 class AuditStore(Protocol):
-    def append(self, record: AuditRecord) -> bool: ...
+    def append_all(self, records: Sequence[AuditRecord]) -> int: ...
 
 
 class TransactionLookup(Protocol):
-    def get_transaction(self, reference_id: str) -> TransactionRecord | None: ...
+    def get_transactions(self, reference_ids: Collection[str]) -> dict[str, TransactionRecord]: ...
 
 
 def check_balance_change(user_id: str, delta: int, txn: TransactionRecord | None) -> str | None:
@@ -55,13 +56,23 @@ class AuditService:
     transactions: TransactionLookup
     clock: Callable[[], datetime]
 
-    def record(self, event: StreamEvent, change: Change) -> AuditRecord:
-        """Append the audit record of ``change``; a stream event already recorded is not written twice."""
-        record = self._build(event, change)
-        self.store.append(record)
-        return record
+    def record_all(self, changes: Sequence[tuple[StreamEvent, Change]]) -> list[AuditRecord]:
+        """Append the audit records of a batch of changes; a stream event already recorded is not
+        written twice. The transactions the balance changes name are read once for the batch."""
+        in_batch = {
+            change.transaction.reference_id: change.transaction for _, change in changes if isinstance(change, TransactionCreated)
+        }
+        named = {
+            change.reference_id
+            for _, change in changes
+            if isinstance(change, (AccountOpened, BalanceChanged)) and change.reference_id
+        }
+        known = {**self.transactions.get_transactions(named - in_batch.keys()), **in_batch}
+        records = [self._build(event, change, known) for event, change in changes]
+        self.store.append_all(records)
+        return records
 
-    def _build(self, event: StreamEvent, change: Change) -> AuditRecord:
+    def _build(self, event: StreamEvent, change: Change, transactions: Mapping[str, TransactionRecord]) -> AuditRecord:
         recorded_at = self.clock()
 
         def audit_record(kind: AuditKind, subject: str, details: dict[str, Any]) -> AuditRecord:
@@ -78,7 +89,7 @@ class AuditService:
         if isinstance(change, UserRegistered):
             return audit_record("user_registered", f"USER#{change.user_id}", {"user_id": change.user_id})
         if isinstance(change, (AccountOpened, BalanceChanged)):
-            return self._balance_record(change, audit_record)
+            return self._balance_record(change, audit_record, transactions)
         if isinstance(change, TransactionCreated):
             txn = change.transaction
             return audit_record(
@@ -107,7 +118,10 @@ class AuditService:
         raise TypeError(f"no audit record for {type(change).__name__}")
 
     def _balance_record(
-        self, change: AccountOpened | BalanceChanged, audit_record: Callable[[AuditKind, str, dict[str, Any]], AuditRecord]
+        self,
+        change: AccountOpened | BalanceChanged,
+        audit_record: Callable[[AuditKind, str, dict[str, Any]], AuditRecord],
+        transactions: Mapping[str, TransactionRecord],
     ) -> AuditRecord:
         if isinstance(change, AccountOpened):
             old_balance, new_balance, reference_id = 0, change.balance, change.reference_id
@@ -122,7 +136,7 @@ class AuditService:
             if isinstance(change, BalanceChanged) and reference_id == change.previous_reference_id:
                 mismatch = "the balance changed without a new transaction"
             else:
-                txn = self.transactions.get_transaction(reference_id) if reference_id else None
+                txn = transactions.get(reference_id) if reference_id else None
                 mismatch = check_balance_change(change.user_id, new_balance - old_balance, txn)
         record = audit_record(
             kind,

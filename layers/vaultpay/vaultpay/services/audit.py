@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.audit import DynamoAuditStore
 from vaultpay.dal.wallet import DynamoWalletRepository
 from vaultpay.logic.audit import AuditService
-from vaultpay.services.common import utc_now
 from vaultpay.settings import get_audit_settings
 
 

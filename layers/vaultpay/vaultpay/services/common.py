@@ -1,20 +1,16 @@
-"""What every function's composition shares: the clock, access tokens and the login guard."""
+"""What the identity, vault and authorizer compositions share: access tokens and the login guard."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
+from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.lockout import DynamoLoginFailureRepository
 from vaultpay.dal.secrets import secret_value
 from vaultpay.logic.lockout import LockoutPolicy, LoginGuard
 from vaultpay.logic.tokens import AccessTokenCodec
 from vaultpay.settings import JwtSettings, LockoutSettings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def access_tokens(settings: JwtSettings) -> AccessTokenCodec:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache, partial
 
+from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.secrets import secret_value
 from vaultpay.dal.tokens import DynamoTokenRepository
 from vaultpay.dal.users import DynamoUserRepository
 from vaultpay.dal.vault import KmsDataKeys
 from vaultpay.logic.identity import IdentityService
-from vaultpay.services.common import access_tokens, login_guard, utc_now
+from vaultpay.services.common import access_tokens, login_guard
 from vaultpay.settings import get_identity_settings
 
 

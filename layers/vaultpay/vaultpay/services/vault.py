@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.users import DynamoUserRepository
 from vaultpay.dal.vault import DynamoVaultStore, KmsDataKeys
 from vaultpay.logic.vault import VaultService
-from vaultpay.services.common import login_guard, utc_now
+from vaultpay.services.common import login_guard
 from vaultpay.settings import get_vault_settings
 
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
+from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.wallet import DynamoWalletRepository
 from vaultpay.logic.wallet import TransferCommand, WalletService
-from vaultpay.services.common import utc_now
 from vaultpay.settings import get_wallet_settings
 
 if TYPE_CHECKING:
