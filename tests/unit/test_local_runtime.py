@@ -123,7 +123,7 @@ def poller(pool: Any, queue: FakeQueue, *, retries: int = 2, bisect: bool = True
         sqs_client=queue,
         stream_arn="arn:stream",
         subscription=subscription,
-        pool=pool,  # type: ignore[arg-type]
+        pool=pool,
         on_failure_queue_url="queue-url",
         region="ap-south-1",
         log_sink=lambda _source, _line: None,
