@@ -32,7 +32,7 @@ app = create_app("identity")
     status_code=201,
     summary="Register with e-mail, password, full name and Aadhaar number",
     tags=["identity"],
-    responses=responses(201, 400, 409, 413),
+    responses=responses(201, 400, 409, 413, 415),
 )
 def register(body: RegisterRequest) -> RegisteredUser:
     user = identity_service().register(body)
@@ -44,7 +44,7 @@ def register(body: RegisterRequest) -> RegisteredUser:
     "/api/users/login/",
     summary="Log in: an access token and a refresh token",
     tags=["identity"],
-    responses=responses(200, 400, 401, 413, 429),
+    responses=responses(200, 400, 401, 413, 415, 429),
 )
 def login(body: LoginRequest) -> TokenPair:
     return identity_service().login(body)
@@ -54,7 +54,7 @@ def login(body: LoginRequest) -> TokenPair:
     "/api/users/token/refresh/",
     summary="Rotate a refresh token for a new pair",
     tags=["identity"],
-    responses=responses(200, 400, 401, 409, 413),
+    responses=responses(200, 400, 401, 409, 413, 415),
 )
 def refresh(body: RefreshRequest) -> TokenPair:
     return identity_service().refresh(body)
@@ -66,7 +66,7 @@ def refresh(body: RefreshRequest) -> TokenPair:
     summary="Log out: revoke the session of this refresh token",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(204, 400, 401, 413),
+    responses=responses(204, 400, 401, 413, 415),
 )
 def logout(body: LogoutRequest) -> Response[None]:
     identity_service().logout(authenticated_user_id(app.current_event), body)

@@ -25,7 +25,7 @@ app = create_app("vault")
     summary="Reveal the caller's full Aadhaar number (step-up: re-enter the password)",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401, 403, 404, 413, 429),
+    responses=responses(200, 400, 401, 403, 404, 413, 415, 429),
 )
 def reveal_aadhaar(body: RevealAadhaarRequest) -> Response[RevealedAadhaar]:
     event = app.current_event

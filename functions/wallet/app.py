@@ -30,7 +30,7 @@ register_idempotency_problems(app)
     summary="Send money, exactly once per Idempotency-Key",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 404, 409, 413, 503),
+    responses=responses(201, 400, 401, 404, 409, 413, 415, 503),
 )
 def transfer(
     body: TransferRequest,

@@ -198,3 +198,16 @@ class TestProfile:
         response = identity(http_event("GET", "/api/users/profile/", query={"user_id": user["id"]}))
         assert response["statusCode"] == 422
         assert user["id"] not in response["body"]
+
+
+def test_a_form_encoded_body_is_415_not_a_guess(identity: Invoke) -> None:
+    response = identity(
+        http_event(
+            "POST",
+            "/api/users/login/",
+            raw_body="email=a%40b.co&password=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    )
+    assert response["statusCode"] == 415
+    assert response["headers"]["Content-Type"] == "application/problem+json"
