@@ -25,6 +25,8 @@ from local.runtime import FunctionPool, InvocationFailed
 from local.template import StreamSubscription
 
 POLL_INTERVAL_SECONDS = 0.2
+# As Lambda's poller does, read more than one batch per GetRecords call and deliver it in batches.
+GET_RECORDS_LIMIT = 1000
 
 LogSink = Callable[[str, str], None]
 
@@ -138,7 +140,7 @@ class StreamPoller:
             if shard.iterator is None:
                 shard.iterator = self._iterator(shard)
             try:
-                response = self._streams.get_records(ShardIterator=shard.iterator, Limit=self._subscription.batch_size)
+                response = self._streams.get_records(ShardIterator=shard.iterator, Limit=GET_RECORDS_LIMIT)
             except ClientError as error:
                 if error.response["Error"]["Code"] in ("ExpiredIteratorException", "TrimmedDataAccessException"):
                     shard.iterator = None
