@@ -17,7 +17,7 @@ TEMPLATE = SamTemplate.load()
 RESOURCES = TEMPLATE.resources
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 # Actions that have no resource-level permissions: "*" is the only resource they take.
-NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def roles() -> dict[str, dict[str, Any]]:
@@ -141,20 +141,47 @@ def test_every_kms_key_rotates() -> None:
     assert all(key["EnableKeyRotation"] is True for key in keys)
 
 
+def watched_metrics() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """(namespace, metric, dimensions) of every alarm, metric math included; each dimension
+    value is the logical id it refers to, or the literal."""
+
+    def refers_to(value: Any) -> str:
+        if not isinstance(value, dict):
+            return str(value)
+        target = next(iter(value.values()))  # Ref: name, Fn::GetAtt: [name, attribute]
+        return str(target[0] if isinstance(target, list) else target)
+
+    def dimensions(metric: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((dimension["Name"], refers_to(dimension["Value"])) for dimension in metric.get("Dimensions", [])))
+
+    watched = set()
+    for resource in RESOURCES.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        metrics = [query["MetricStat"]["Metric"] for query in properties.get("Metrics", []) if "MetricStat" in query]
+        for metric in metrics or [properties]:
+            watched.add((metric["Namespace"], metric["MetricName"], dimensions(metric)))
+    return watched
+
+
 def test_alarms_watch_5xx_throttles_the_dead_letter_queue_audit_mismatches_and_stream_lag() -> None:
-    watched = {
-        (resource["Properties"]["Namespace"], resource["Properties"]["MetricName"])
-        for resource in RESOURCES.values()
-        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    # Each with the dimensions AWS (or Powertools, for our own metrics) publishes it under:
+    # DynamoDB's ThrottledRequests, for one, exists only per table *and operation*.
+    watched = watched_metrics()
+    expected = {
+        ("AWS/ApiGateway", "5xx", (("ApiId", "VaultPayApi"),)),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", "AuditDeadLetterQueue"),)),
+        ("VaultPay", "AuditMismatch", (("service", "audit"),)),
+        ("AWS/Lambda", "IteratorAge", (("FunctionName", "AuditFunction"),)),
     }
-    assert {
-        ("AWS/ApiGateway", "5xx"),
-        ("AWS/DynamoDB", "ThrottledRequests"),
-        ("AWS/Lambda", "Throttles"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-        ("VaultPay", "AuditMismatch"),
-        ("AWS/Lambda", "IteratorAge"),
-    } <= watched
+    for table in ("MainTable", "IdempotencyTable"):
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+            expected.add(("AWS/DynamoDB", metric, (("TableName", table),)))
+    for function in TEMPLATE.functions():
+        expected.add(("AWS/Lambda", "Throttles", (("FunctionName", function),)))
+    assert expected <= watched, expected - watched
+    assert not any(metric == "ThrottledRequests" for _, metric, _ in watched)
 
 
 def test_the_api_caches_authorizations_throttles_and_restricts_cors() -> None:
@@ -173,6 +200,16 @@ def test_functions_trace_and_run_on_arm64_with_a_supported_python() -> None:
     assert globals_["Tracing"] == "Active"
     assert globals_["Architectures"] == ["arm64"]
     assert globals_["Runtime"] in {"python3.12", "python3.13"}
+
+
+def test_traces_and_logs_never_capture_responses_or_events() -> None:
+    # Responses carry tokens and the revealed Aadhaar number; events carry passwords.
+    variables = TEMPLATE.body["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+    for function in TEMPLATE.functions().values():  # Globals merged: no function turns them back on
+        assert function.environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+        assert function.environment["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
 
 
 def test_the_dashboard_bucket_is_private_and_served_only_through_cloudfront() -> None:

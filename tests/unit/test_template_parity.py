@@ -79,6 +79,7 @@ def test_every_variable_a_function_reads_is_set_by_the_template(folder: str) -> 
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
         "POWERTOOLS_LOGGER_LOG_EVENT",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     }
     assert environment <= known, environment - known
 
