@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -98,6 +99,20 @@ class TestTransfer:
         assert history[0]["reference_id"] == problem["reference_id"]
         ravi_history = body(wallet(http_event("GET", "/api/wallet/history/", user_id=people["ravi"])))["results"]
         assert all(entry["status"] == "SUCCESS" for entry in ravi_history)
+
+    def test_a_refused_transfer_is_counted_by_its_reason(
+        self, wallet: Invoke, people: dict[str, str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # When Asha sends more than she has, then sends to herself
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0002")
+        transfer(wallet, people["asha"], {"receiver_email": "asha@example.com", "amount": "1.00"}, key="to-self-00001")
+        # Then each refusal is one RequestRefused metric (EMF on stdout) with its reason as a dimension
+        refusals = [
+            (metric["problem"], metric["RequestRefused"])
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith("{") and "RequestRefused" in (metric := json.loads(line))
+        ]
+        assert refusals == [("insufficient-funds", [1.0]), ("self-transfer", [1.0])]
         # And retrying the same key gives the same answer
         again = transfer(
             wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"

@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -21,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from vaultpay import errors
-from vaultpay.observability import logger
+from vaultpay.observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE_URI = "https://vaultpay.example/problems/"
@@ -84,12 +85,22 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update(extensions)
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        count_refusal(code)
     return Response(
         status_code=int(status),
         content_type=PROBLEM_JSON,
         body=json.dumps(body),
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
+
+
+def count_refusal(code: str) -> None:
+    """Failures by reason: every refused request counts once under its problem type."""
+    with single_metric(
+        name="RequestRefused", unit=MetricUnit.Count, value=1, default_dimensions={"service": metrics.service or "vaultpay"}
+    ) as metric:
+        metric.add_dimension(name="problem", value=code)
 
 
 def _safe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
