@@ -139,6 +139,14 @@ def test_a_balance_change_that_does_not_match_its_transaction_is_flagged(
     assert "balance change does not match its transaction" in caplog.text
     assert '"AuditMismatch":[1.0]' in capsys.readouterr().out
 
+    # And when the same batch is delivered again, nothing is written, counted or reported twice
+    caplog.clear()
+    audit({"Records": main_stream(aws_stack)})
+    again = capsys.readouterr().out
+    assert "AuditMismatch" not in again
+    assert '"AuditRecorded":[0.0]' in again
+    assert "balance change does not match its transaction" not in caplog.text
+
 
 def test_audit_records_carry_no_secrets(audit: Invoke, activity: dict[str, str], aws_stack: dict[str, str]) -> None:
     audit({"Records": main_stream(aws_stack)})

@@ -22,10 +22,11 @@ class DynamoAuditStore:
         self._audit = audit_table
         self._pool = ThreadPoolExecutor(max_workers=self.PARALLEL_PUTS, thread_name_prefix="audit-put")
 
-    def append_all(self, records: Sequence[AuditRecord]) -> int:
-        """Append every record (those already there are left alone); return how many were new.
-        Any other failure propagates, so the batch is retried and nothing is lost."""
-        return sum(self._pool.map(self.append, records))
+    def append_all(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        """Append every record (those already there are left alone); return the ones that were
+        new. Any other failure propagates, so the batch is retried and nothing is lost."""
+        written = list(self._pool.map(self.append, records))
+        return [record for record, new in zip(records, written, strict=True) if new]
 
     def append(self, record: AuditRecord) -> bool:
         """Write ``record`` unless its stream event is already recorded; True when written."""

@@ -30,7 +30,9 @@ from vaultpay.models.records import TransactionRecord
 
 
 class AuditStore(Protocol):
-    def append_all(self, records: Sequence[AuditRecord]) -> int: ...
+    def append_all(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        """Append the records not yet there; return those (a redelivered record is not new)."""
+        ...
 
 
 class TransactionLookup(Protocol):
@@ -57,8 +59,10 @@ class AuditService:
     clock: Callable[[], datetime]
 
     def record_all(self, changes: Sequence[tuple[StreamEvent, Change]]) -> list[AuditRecord]:
-        """Append the audit records of a batch of changes; a stream event already recorded is not
-        written twice. The transactions the balance changes name are read once for the batch."""
+        """Append the audit records of a batch of changes and return the new ones: a stream event
+        already recorded is neither written nor returned again, so a redelivered batch is not
+        counted (or reported as a mismatch) twice. The transactions the balance changes name are
+        read once for the batch."""
         in_batch = {
             change.transaction.reference_id: change.transaction for _, change in changes if isinstance(change, TransactionCreated)
         }
@@ -69,8 +73,7 @@ class AuditService:
         }
         known = {**self.transactions.get_transactions(named - in_batch.keys()), **in_batch}
         records = [self._build(event, change, known) for event, change in changes]
-        self.store.append_all(records)
-        return records
+        return self.store.append_all(records)
 
     def _build(self, event: StreamEvent, change: Change, transactions: Mapping[str, TransactionRecord]) -> AuditRecord:
         recorded_at = self.clock()
