@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from local.template import ROOT
+from tests.support.api import User
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -58,3 +60,32 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def log_in(page: Page, url: str, user: User) -> None:
+    page.goto(f"{url}/#/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#balance")).to_have_text(re.compile(r"^₹"))
+
+
+def send(page: Page, receiver: str, amount: str, note: str = "") -> None:
+    """Opens the send page from the navigation and fills the form (without sending it)."""
+    page.get_by_role("link", name="Send money").first.click()
+    page.get_by_label("Receiver's e-mail").fill(receiver)
+    page.get_by_label("Amount (₹)").fill(amount)
+    if note:
+        page.get_by_label("Note (optional)").fill(note)
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS colours given as rgb()/rgba() strings (alpha ignored)."""
+
+    def luminance(color: str) -> float:
+        channels = [int(value) / 255 for value in re.findall(r"[\d.]+", color)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

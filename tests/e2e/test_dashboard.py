@@ -7,28 +7,12 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import screenshot
-from tests.support.api import Api, User
+from tests.e2e.conftest import log_in, screenshot, send
+from tests.support.api import Api
 from tests.support.data import PASSWORD, make_aadhaar
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
-
-
-def log_in(page: Page, url: str, user: User) -> None:
-    page.goto(f"{url}/#/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(user.password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#balance")).to_have_text(re.compile(r"^₹"))
-
-
-def send(page: Page, receiver: str, amount: str, note: str = "") -> None:
-    page.get_by_role("link", name="Send money").first.click()
-    page.get_by_label("Receiver's e-mail").fill(receiver)
-    page.get_by_label("Amount (₹)").fill(amount)
-    if note:
-        page.get_by_label("Note (optional)").fill(note)
 
 
 def test_register_then_land_on_the_dashboard(page: Page, stack: RunningStack) -> None:

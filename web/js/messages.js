@@ -13,6 +13,8 @@ const MESSAGES = {
   "weak-password": "Choose a longer, less common password (at least 8 characters).",
   "concurrent-update": "The payment could not be completed right now. Please try again.",
   "request-in-flight": "This payment is still being processed.",
+  "idempotency-key-reused":
+    "An earlier attempt of this payment, with different details, may have gone through. Check your history before sending again.",
   "temporarily-unavailable": "VaultPay is temporarily unavailable. Please try again.",
 };
 

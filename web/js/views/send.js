@@ -3,6 +3,14 @@ import { field, h, toast } from "../dom.js";
 import { formatInr, normalizeAmount } from "../money.js";
 import { fieldErrors, messageFor } from "../messages.js";
 
+// Answers that say nothing about whether the payment happened: the same payment may be retried
+// under the same key. Every other 4xx is a definitive refusal that ends the intended payment.
+const UNCERTAIN_STATUSES = new Set([409, 429]);
+
+function isUncertain(error) {
+  return !(error instanceof ApiError) || error.status >= 500 || UNCERTAIN_STATUSES.has(error.status);
+}
+
 export function sendView(main) {
   const receiver = field({ label: "Receiver's e-mail", name: "receiver_email", type: "email", autocomplete: "off", required: true });
   const amount = field({
@@ -15,19 +23,38 @@ export function sendView(main) {
   });
   const note = field({ label: "Note (optional)", name: "note", maxlength: 140, autocomplete: "off" });
   const alert = h("p", { class: "alert error", role: "alert", hidden: true, id: "send-error" });
+  const pending = h("p", { class: "alert notice", role: "status", hidden: true, id: "send-pending" });
   const receipt = h("div", { class: "alert success receipt", role: "status", hidden: true, id: "send-receipt" });
   const button = h("button", { type: "submit", id: "send-button" }, "Send money");
-  const form = h("form", { novalidate: true }, receiver.wrapper, amount.wrapper, note.wrapper, alert, receipt, button);
+  const form = h("form", { novalidate: true }, receiver.wrapper, amount.wrapper, note.wrapper, alert, pending, receipt, button);
 
-  // One key per intended payment: kept across retries and double clicks, renewed once the
-  // payment is settled (sent, or refused and then edited).
-  let idempotencyKey = crypto.randomUUID();
-  let settled = false;
+  // The intended payment: its Idempotency-Key and the details it was first sent with. It lives
+  // until its outcome is known — paid, or refused with a definitive 4xx — so a double click or a
+  // retry after a network error / 5xx / 409 reuses the key and the server pays at most once.
+  // After an unconfirmed attempt the key is kept even if the form is edited (the person is told):
+  // if the earlier attempt reached the server, it refuses the new details (422
+  // idempotency-key-reused) instead of paying twice.
+  let intent = null;
+
+  function formPayment() {
+    const payment = { receiver_email: receiver.input.value.trim(), amount: normalizeAmount(amount.input.value) };
+    if (note.input.value.trim()) payment.note = note.input.value.trim();
+    return payment;
+  }
+
+  const same = (a, b) => a.receiver_email === b.receiver_email && a.amount === b.amount && a.note === b.note;
+
   form.addEventListener("input", () => {
-    if (settled) {
-      idempotencyKey = crypto.randomUUID();
-      settled = false;
+    if (!intent?.unconfirmed) return;
+    const { payment } = intent;
+    const edited = !same(payment, formPayment());
+    if (edited && pending.hidden) {
+      // Set once when it appears, so a screen reader announces it once, not on every keystroke.
+      pending.textContent =
+        `Your earlier attempt to send ${formatInr(payment.amount)} to ${payment.receiver_email} could not be ` +
+        "confirmed and may have gone through. If it did, VaultPay will refuse these new details rather than pay twice.";
     }
+    pending.hidden = !edited;
   });
 
   function invalid(entry, message) {
@@ -35,21 +62,32 @@ export function sendView(main) {
     entry.input.setAttribute("aria-invalid", message ? "true" : "false");
   }
 
+  function showError(error) {
+    alert.replaceChildren(messageFor(error));
+    if (error instanceof ApiError && error.code === "idempotency-key-reused") {
+      alert.append(" ", h("a", { href: "#/dashboard" }, "Open the history"));
+    } else if (isUncertain(error)) {
+      alert.append(" Sending the same details again is safe: this payment will not be made twice.");
+    }
+    alert.hidden = false;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (button.disabled) return;
     alert.hidden = true;
     receipt.hidden = true;
-    const value = normalizeAmount(amount.input.value);
-    invalid(receiver, receiver.input.value.trim() ? "" : "Enter the receiver's e-mail address.");
-    invalid(amount, value ? "" : "Enter an amount such as 250 or 250.50.");
-    if (!value || !receiver.input.value.trim()) return;
-    const payment = { receiver_email: receiver.input.value.trim(), amount: value };
-    if (note.input.value.trim()) payment.note = note.input.value.trim();
+    const payment = formPayment();
+    invalid(receiver, payment.receiver_email ? "" : "Enter the receiver's e-mail address.");
+    invalid(amount, payment.amount ? "" : "Enter an amount such as 250 or 250.50.");
+    if (!payment.amount || !payment.receiver_email) return;
+    if (!intent) intent = { key: crypto.randomUUID(), payment, unconfirmed: false };
     button.disabled = true;
     button.textContent = "Sending…";
     try {
-      const done = await transfer(payment, idempotencyKey, { onRetry: () => (button.textContent = "Retrying…") });
+      const done = await transfer(payment, intent.key, { onRetry: () => (button.textContent = "Retrying…") });
+      intent = null;
+      pending.hidden = true;
       receipt.replaceChildren(
         h("strong", {}, `Sent ${formatInr(done.amount)} to ${done.receiver.full_name}`),
         h("br"),
@@ -58,16 +96,20 @@ export function sendView(main) {
       receipt.hidden = false;
       toast(`Sent ${formatInr(done.amount)}`);
       form.reset();
-      idempotencyKey = crypto.randomUUID();
-      settled = false;
     } catch (error) {
       const fields = error instanceof ApiError ? fieldErrors(error) : {};
       invalid(receiver, fields.receiver_email || "");
       invalid(amount, fields.amount || "");
       invalid(note, fields.note || "");
-      alert.textContent = messageFor(error);
-      alert.hidden = false;
-      settled = error instanceof ApiError && error.status < 500 && error.status !== 409;
+      showError(error);
+      if (isUncertain(error)) {
+        intent.unconfirmed = true;
+      } else {
+        // Refused: that payment is over. The next click is a new payment with a new key, so a
+        // stored refusal (e.g. insufficient funds) is never replayed after the balance grew.
+        intent = null;
+        pending.hidden = true;
+      }
     } finally {
       button.disabled = false;
       button.textContent = "Send money";
@@ -75,5 +117,4 @@ export function sendView(main) {
   });
 
   main.append(h("section", { class: "card narrow", "aria-labelledby": "send-title" }, h("h1", { id: "send-title" }, "Send money"), form));
-  receiver.input.focus();
 }
