@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.data import registration
 from tests.support.events import http_event
 from tests.unit.conftest import Invoke, body, scan_all, table_snapshot
+from vaultpay.dal.wallet import DynamoWalletRepository
+from vaultpay.models.records import PartyRef, TransactionRecord
 
 
 @pytest.fixture
@@ -298,3 +302,30 @@ def test_an_unknown_query_parameter_is_refused(wallet: Invoke, people: dict[str,
     assert body(response)["errors"] == [
         {"location": ["query", "limt"], "message": "Unknown query parameter", "type": "extra_forbidden"}
     ]
+
+
+class CancelsWithoutReasons:
+    """A DynamoDB client whose transactions are cancelled with no CancellationReasons at all."""
+
+    def transact_write_items(self, **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}, "TransactWriteItems")
+
+
+def test_a_cancellation_without_reasons_stands_as_it_is() -> None:
+    # Given a cancelled transaction for which DynamoDB named no reasons
+    repository = DynamoWalletRepository(CancelsWithoutReasons(), "main")
+    txn = TransactionRecord(
+        reference_id="r-1",
+        kind="TRANSFER",
+        status="SUCCESS",
+        sender=PartyRef(user_id="a", email="a@example.com", full_name="A"),
+        receiver=PartyRef(user_id="b", email="b@example.com", full_name="B"),
+        amount=100,
+        created_at=datetime.now(UTC),
+    )
+    # Then the outcome is not guessed (no domain error, no IndexError): the cancellation propagates
+    with pytest.raises(ClientError) as raised:
+        repository.commit_transfer(txn)
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    with pytest.raises(ClientError):
+        repository.record_failed_transfer(txn)

@@ -59,6 +59,12 @@ def cancellation_codes(error: ClientError) -> list[str]:
     return [str(reason.get("Code") or "None") for reason in reasons]
 
 
+def failed_conditions(error: ClientError) -> set[int]:
+    """Indexes of the items whose condition failed in a cancelled transaction; empty when
+    DynamoDB gave no reasons (then nothing can be said of why, and the error stands)."""
+    return {index for index, code in enumerate(cancellation_codes(error)) if code == "ConditionalCheckFailed"}
+
+
 def cancellation_old_item(error: ClientError, index: int) -> Item | None:
     """The item a failed condition saw (needs ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     reasons = error.response.get("CancellationReasons") or []
@@ -106,7 +112,7 @@ _BACKOFF_CAP_SECONDS = 0.4
 
 
 def _has_condition_failure(error: ClientError) -> bool:
-    return "ConditionalCheckFailed" in cancellation_codes(error)
+    return bool(failed_conditions(error))
 
 
 def read_item(

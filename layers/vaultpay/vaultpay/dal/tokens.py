@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import cancellation_codes, error_code, iso, marshal, marshal_values, read_item, transact_write
+from vaultpay.dal.dynamo import error_code, failed_conditions, iso, marshal, marshal_values, read_item, transact_write
 from vaultpay.errors import InvalidRefreshToken, RefreshTokenReused
 from vaultpay.models.records import RefreshTokenRecord
 
@@ -104,10 +104,10 @@ class DynamoTokenRepository:
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-            codes = cancellation_codes(error)
-            if codes[_OLD_TOKEN_INDEX] == "ConditionalCheckFailed":
+            failed = failed_conditions(error)
+            if _OLD_TOKEN_INDEX in failed:
                 raise RefreshTokenReused() from None
-            if codes[_FAMILY_INDEX] == "ConditionalCheckFailed":
+            if _FAMILY_INDEX in failed:
                 raise InvalidRefreshToken() from None
             raise
 

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import cancellation_codes, epoch, error_code, iso, marshal, marshal_values, read_item, transact_write
+from vaultpay.dal.dynamo import epoch, error_code, failed_conditions, iso, marshal, marshal_values, read_item, transact_write
 from vaultpay.errors import AadhaarAlreadyRegistered, EmailAlreadyRegistered
 from vaultpay.models.records import (
     SYSTEM_PARTY,
@@ -115,10 +115,10 @@ class DynamoUserRepository:
             transact_write(self._client, transact_items, conflict_retries=conflict_retries)
         except ClientError as error:
             if error_code(error) == "TransactionCanceledException":
-                codes = cancellation_codes(error)
-                if codes[_EMAIL_GUARD_INDEX] == "ConditionalCheckFailed":
+                failed = failed_conditions(error)
+                if _EMAIL_GUARD_INDEX in failed:
                     raise EmailAlreadyRegistered() from None
-                if codes[_AADHAAR_GUARD_INDEX] == "ConditionalCheckFailed":
+                if _AADHAAR_GUARD_INDEX in failed:
                     raise AadhaarAlreadyRegistered() from None
             raise
 

@@ -9,9 +9,9 @@ from botocore.exceptions import ClientError
 
 from vaultpay.dal import items as keys
 from vaultpay.dal.dynamo import (
-    cancellation_codes,
     cancellation_old_item,
     error_code,
+    failed_conditions,
     marshal,
     marshal_values,
     read_item,
@@ -34,7 +34,8 @@ class DynamoWalletRepository:
         """The sender's account and the receiver (by e-mail), in one BatchGetItem."""
         sender_key = keys.key(keys.user_pk(sender_id), keys.ACCOUNT_SK)
         guard_key = keys.key(keys.email_pk(receiver_email), keys.EMAIL_SK)
-        request: dict[str, Any] = {self._main: {"Keys": [marshal(sender_key), marshal(guard_key)]}}
+        # Strongly consistent: someone who registered a moment ago can be paid at once.
+        request: dict[str, Any] = {self._main: {"Keys": [marshal(sender_key), marshal(guard_key)], "ConsistentRead": True}}
         found: list[dict[str, Any]] = []
         while request:
             response = self._client.batch_get_item(RequestItems=request)
@@ -68,14 +69,14 @@ class DynamoWalletRepository:
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-            codes = cancellation_codes(error)
-            if codes[_TXN] == "ConditionalCheckFailed":
+            failed = failed_conditions(error)
+            if _TXN in failed:
                 raise DuplicateTransaction() from None
-            if codes[_DEBIT] == "ConditionalCheckFailed":
+            if _DEBIT in failed:
                 if cancellation_old_item(error, _DEBIT) is None:
                     raise UserNotFound() from None
                 raise InsufficientFunds(txn.reference_id) from None
-            if codes[_CREDIT] == "ConditionalCheckFailed":
+            if _CREDIT in failed:
                 raise ReceiverNotFound() from None
             raise
 
@@ -91,7 +92,7 @@ class DynamoWalletRepository:
                 conflict_retries=self._conflict_retries,
             )
         except ClientError as error:
-            if error_code(error) == "TransactionCanceledException" and cancellation_codes(error)[0] == "ConditionalCheckFailed":
+            if error_code(error) == "TransactionCanceledException" and 0 in failed_conditions(error):
                 return
             raise
 
