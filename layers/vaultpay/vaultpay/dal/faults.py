@@ -1,15 +1,16 @@
 """Fault injection in the data-access layer, for reliability tests only.
 
-Dormant unless the environment variable ``VAULTPAY_FAULT_PLAN`` names a plan file. The
-template never sets it; only the local stack does, and only when a test asks for it
-(``python -m local run --faults``). Faults are injected where real ones happen: in
-botocore's request pipeline, so botocore's own retries, and our handling above them, see
-exactly what they would see from DynamoDB.
+Dormant unless the environment variable ``VAULTPAY_FAULT_PLAN`` names a plan file, read through
+``FaultSettings`` when a DynamoDB client is created. The template never sets it (a test checks
+that), and it is ignored in a real Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set): only the
+local stack sets it, and only when a test asks for it (``python -m local run --faults``).
+Faults are injected where real ones happen: in botocore's request pipeline, so botocore's own
+retries, and our handling above them, see exactly what they would see from DynamoDB.
 
-Plan file (JSON), re-read whenever it changes, shared by every worker process::
+Plan file (JSON), re-read on every call, shared by every worker process::
 
     {"rules": [{"fault": "throttle", "operation": "TransactWriteItems",
-                "table": null, "probability": 1.0, "remaining": 3}]}
+                "table": null, "every": 5, "remaining": 3}]}
 
 Faults:
   throttle             DynamoDB answers ThrottlingException (botocore retries it).
@@ -21,10 +22,20 @@ Faults:
   error_after_commit   the request commits, then the invocation raises.
   server_error         DynamoDB answers InternalServerError (botocore retries it).
 
-``remaining`` counts down across processes (the file is locked while it is updated); omit it
-for no limit. Each rule counts what it injected in ``injected``. ``table`` matches the
-TableName of the request and ``function`` the end of AWS_LAMBDA_FUNCTION_NAME (a logical id
-such as "WalletFunction"), when given.
+A rule applies to a call when its ``operation`` (e.g. "TransactWriteItems"), ``table`` (the
+request's TableName) and ``function`` (the end of AWS_LAMBDA_FUNCTION_NAME, a logical id
+such as "WalletFunction") match, when given. Of the calls it applies to and no earlier rule
+took, it fires:
+
+  every        on every N-th (counted in ``seen``, across processes); default every call;
+  probability  then with this probability (default 1.0);
+  remaining    at most this many more times (counts down; omit for no limit);
+  burst        and once fired, on the next N-1 calls it applies to in the same process too:
+               a burst longer than botocore's attempts makes one call fail for good.
+
+Rules are tried in order and the first that fires wins; a burst in progress comes first.
+Each rule counts the calls it injected in ``injected`` and the times it fired in ``fired``.
+The file is locked while it is read and updated, so every count holds across processes.
 """
 
 from __future__ import annotations
@@ -40,10 +51,31 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 from botocore.httpsession import URLLib3Session
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLAN_ENV = "VAULTPAY_FAULT_PLAN"
 FAULTS = ("throttle", "conflict", "lost_response", "crash_after_commit", "error_after_commit", "server_error")
 CRASH_EXIT_CODE = 70
+
+
+class FaultSettings(BaseSettings):
+    """The switch, read when a DynamoDB client is created. Case-sensitive: only the exact
+    variable name turns it on."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
+
+    fault_plan: str | None = Field(default=None, validation_alias=PLAN_ENV)
+    function_name: str = Field(default="", validation_alias="AWS_LAMBDA_FUNCTION_NAME")
+    # Set by the real Lambda runtime only; the local stack's workers do not set it.
+    lambda_runtime_api: str | None = Field(default=None, validation_alias="AWS_LAMBDA_RUNTIME_API")
+
+    @property
+    def plan(self) -> Path | None:
+        """The plan file when fault injection is switched on; never in a real Lambda runtime."""
+        if self.lambda_runtime_api or not (self.fault_plan or "").strip():
+            return None
+        return Path(str(self.fault_plan))
 
 
 class InjectedFault(RuntimeError):
@@ -68,41 +100,67 @@ def _error_response(request: AWSPreparedRequest, status: int, error_type: str, e
     return AWSResponse(request.url, status, headers, _FakeRaw(body))
 
 
+def _applies(rule: dict[str, Any], operation: str, table: str | None, function_name: str) -> bool:
+    if rule.get("fault") not in FAULTS:
+        return False
+    if rule.get("operation") not in (None, operation):
+        return False
+    if rule.get("table") not in (None, table):
+        return False
+    return not (rule.get("function") and not function_name.endswith(str(rule["function"])))
+
+
+def choose(plan: dict[str, Any], operation: str, table: str | None, function_name: str, pid: int) -> str | None:
+    """The fault to inject for this call, if any; updates the plan's counters in place."""
+    rules = [rule for rule in plan.get("rules", []) if _applies(rule, operation, table, function_name)]
+    process = str(pid)
+    for rule in rules:  # a burst in progress in this process takes the call first
+        bursting = rule.get("bursting") or {}
+        if bursting.get(process, 0) > 0:
+            bursting[process] -= 1
+            rule["injected"] = rule.get("injected", 0) + 1
+            return str(rule["fault"])
+    for rule in rules:
+        if rule.get("remaining") is not None and rule["remaining"] <= 0:
+            continue
+        rule["seen"] = rule.get("seen", 0) + 1
+        if rule["seen"] % max(1, int(rule.get("every", 1))):
+            continue
+        if random.random() >= float(rule.get("probability", 1.0)):  # noqa: S311 - test faults, not crypto
+            continue
+        if rule.get("remaining") is not None:
+            rule["remaining"] -= 1
+        rule["fired"] = rule.get("fired", 0) + 1
+        rule["injected"] = rule.get("injected", 0) + 1
+        if int(rule.get("burst", 1)) > 1:
+            rule.setdefault("bursting", {})[process] = int(rule["burst"]) - 1
+        return str(rule["fault"])
+    return None
+
+
 class FaultInjector:
     def __init__(self, plan_path: Path, function_name: str) -> None:
         self._plan_path = plan_path
         self._function_name = function_name
         self._http = URLLib3Session()
 
-    def _take(self, operation: str, table: str | None, when: tuple[str, ...]) -> str | None:
-        """The fault to inject now for this call, if any (decrementing its ``remaining``)."""
+    def _take(self, operation: str, table: str | None) -> str | None:
+        """The fault to inject now for this call, if any (counting it in the plan file)."""
         if not self._plan_path.exists():
             return None
         with self._plan_path.open("r+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                plan = json.loads(handle.read() or "{}")
-                for rule in plan.get("rules", []):
-                    if rule.get("fault") not in when:
-                        continue
-                    if rule.get("operation") not in (None, operation):
-                        continue
-                    if rule.get("table") not in (None, table):
-                        continue
-                    if rule.get("function") and not self._function_name.endswith(str(rule["function"])):
-                        continue
-                    if rule.get("remaining") is not None and rule["remaining"] <= 0:
-                        continue
-                    if random.random() >= float(rule.get("probability", 1.0)):  # noqa: S311 - test faults, not crypto
-                        continue
-                    if rule.get("remaining") is not None:
-                        rule["remaining"] -= 1
-                    rule["injected"] = rule.get("injected", 0) + 1
+                text = handle.read()
+                plan = json.loads(text or "{}")
+                fault = choose(plan, operation, table, self._function_name, os.getpid())
+                updated = json.dumps(plan)
+                if updated != text:
                     handle.seek(0)
                     handle.truncate()
-                    handle.write(json.dumps(plan))
-                    return str(rule["fault"])
-                return None
+                    handle.write(updated)
+                    handle.flush()  # before the lock is released, or another process reads the old counts
+                return fault
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -111,12 +169,7 @@ class FaultInjector:
         operation_name = (operation.decode() if isinstance(operation, bytes) else operation).rpartition(".")[2]
         raw = request.body
         body = json.loads(raw) if isinstance(raw, (str, bytes, bytearray)) and raw else {}
-        table = body.get("TableName")
-        fault = self._take(
-            operation_name,
-            table,
-            ("throttle", "conflict", "lost_response", "server_error", "crash_after_commit", "error_after_commit"),
-        )
+        fault = self._take(operation_name, body.get("TableName"))
         if fault is None:
             return None
         if fault == "throttle":
@@ -146,10 +199,12 @@ class FaultInjector:
         raise InjectedFault("injected: invocation failed after the write committed")
 
 
-def install(client: Any) -> None:
+def install(client: Any, settings: FaultSettings | None = None) -> FaultInjector | None:
     """Hook the injector into a DynamoDB client when (and only when) a plan is configured."""
-    plan = os.environ.get(PLAN_ENV)
-    if not plan:
-        return
-    injector = FaultInjector(Path(plan), os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+    settings = settings or FaultSettings()
+    plan = settings.plan
+    if plan is None:
+        return None
+    injector = FaultInjector(plan, settings.function_name)
     client.meta.events.register("before-send.dynamodb", injector.before_send)
+    return injector
