@@ -1,9 +1,16 @@
 import { balance, history } from "../api.js";
-import { h, replaceChildren } from "../dom.js";
+import { h } from "../dom.js";
 import { formatDate, formatInr } from "../money.js";
 
 const POLL_MILLISECONDS = 3000;
 const PAGE_SIZE = 10;
+
+function describe(entry) {
+  const sent = entry.direction === "sent";
+  const who = entry.counterparty.full_name || entry.counterparty.email;
+  const failed = entry.status !== "SUCCESS" ? ", failed" : "";
+  return `${sent ? "To" : "From"} ${who}, ${sent ? "−" : "+"}${formatInr(entry.amount)}${failed}`;
+}
 
 function historyItem(entry) {
   const sent = entry.direction === "sent";
@@ -11,7 +18,7 @@ function historyItem(entry) {
   const who = entry.counterparty.full_name || entry.counterparty.email;
   return h(
     "li",
-    { class: failed ? "failed" : "", "data-reference": entry.reference_id },
+    { class: failed ? "failed" : "", "data-reference": entry.reference_id, "data-status": entry.status },
     h("span", { class: "who" }, sent ? `To ${who}` : `From ${who}`, failed ? h("span", { class: "badge" }, "Failed") : null),
     h("span", { class: `amount ${entry.direction}` }, `${sent ? "−" : "+"}${formatInr(entry.amount)}`),
     h("span", { class: "meta" }, [formatDate(entry.created_at), entry.note].filter(Boolean).join(" · ")),
@@ -20,7 +27,10 @@ function historyItem(entry) {
 
 export function dashboardView(main) {
   const amount = h("p", { class: "balance", id: "balance", "aria-live": "polite", "aria-atomic": "true" }, "…");
-  const list = h("ul", { class: "history", id: "history", "aria-live": "polite" });
+  // The list itself is not a live region (a refresh would re-read it all): new entries are
+  // announced, one short sentence, by this polite status line.
+  const list = h("ul", { class: "history", id: "history" });
+  const announcer = h("p", { class: "visually-hidden", id: "history-news", role: "status" });
   const empty = h("p", { class: "empty", hidden: true }, "No transactions yet.");
   const more = h("button", { type: "button", class: "secondary", id: "load-more", hidden: true }, "Load more");
   const status = h("p", { class: "muted", id: "sync-status" });
@@ -36,70 +46,135 @@ export function dashboardView(main) {
         amount,
         h("div", { class: "actions" }, h("a", { class: "button", href: "#/send" }, "Send money")),
       ),
-      h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "History"), list, empty, h("div", { class: "actions" }, more), status),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "history-title" },
+        h("h2", { id: "history-title" }, "History"),
+        list,
+        empty,
+        announcer,
+        h("div", { class: "actions" }, more),
+        status,
+      ),
     ),
   );
 
   let etag = null;
   let version = null;
-  let cursor = null;
+  let cursor = null; // where "Load more" continues: the end of the last page loaded
+  let loaded = false;
   let stopped = false;
+  let inFlight = null;
+  const shown = new Map(); // reference_id -> <li>
 
-  async function loadFirstPage() {
-    const page = await history(null, PAGE_SIZE);
-    replaceChildren(list, page.results.map(historyItem));
-    cursor = page.next_cursor;
+  function show(entry, before) {
+    const item = historyItem(entry);
+    list.insertBefore(item, before);
+    shown.set(entry.reference_id, item);
+  }
+
+  // Merges the first page into what is shown, keeping the pages loaded with "Load more": new
+  // entries go in above the ones already shown, in the server's order.
+  function mergeFirstPage(page) {
+    const overlaps = page.results.some((entry) => shown.has(entry.reference_id));
+    if (!loaded || (shown.size > 0 && page.results.length > 0 && !overlaps)) {
+      // The first load, or more new entries than one page holds: start again from the top.
+      const fresh = loaded ? page.results.filter((entry) => !shown.has(entry.reference_id)) : [];
+      list.replaceChildren();
+      shown.clear();
+      for (const entry of page.results) show(entry, null);
+      cursor = page.next_cursor;
+      loaded = true;
+      return fresh;
+    }
+    const added = [];
+    let anchor = list.firstChild;
+    for (const entry of page.results) {
+      const existing = shown.get(entry.reference_id);
+      if (existing && existing.dataset.status === entry.status) {
+        anchor = existing.nextSibling;
+        continue;
+      }
+      if (existing) {
+        anchor = existing.nextSibling;
+        existing.remove();
+      } else {
+        added.push(entry);
+      }
+      show(entry, anchor);
+    }
+    return added;
+  }
+
+  function announce(added) {
+    if (added.length === 0) return;
+    announcer.textContent =
+      added.length === 1 ? `New transaction: ${describe(added[0])}` : `${added.length} new transactions, latest: ${describe(added[0])}`;
+  }
+
+  function showControls() {
     more.hidden = !cursor;
-    empty.hidden = page.results.length > 0;
+    empty.hidden = shown.size > 0;
   }
 
   async function loadMore() {
     more.disabled = true;
     try {
       const page = await history(cursor, PAGE_SIZE);
-      list.append(...page.results.map(historyItem));
+      for (const entry of page.results) if (!shown.has(entry.reference_id)) show(entry, null);
       cursor = page.next_cursor;
-      more.hidden = !cursor;
+      showControls();
+    } catch (error) {
+      status.textContent = "Could not load more; try again.";
     } finally {
       more.disabled = false;
     }
   }
 
-  async function poll() {
-    if (stopped) return;
+  async function refresh() {
     try {
-      const current = await balance(etag);
+      const [current, page] = await Promise.all([balance(etag), history(null, PAGE_SIZE)]);
+      if (stopped) return;
       if (current) {
         etag = current.etag;
-        amount.textContent = formatInr(current.balance);
+        const text = formatInr(current.balance);
+        if (amount.textContent !== text) amount.textContent = text;
         if (version !== null && current.version !== version) {
           amount.classList.remove("flash");
           void amount.offsetWidth; // restart the animation
           amount.classList.add("flash");
         }
-        const changed = version !== current.version;
         version = current.version;
-        if (changed) await loadFirstPage();
       }
+      const wasLoaded = loaded;
+      const added = mergeFirstPage(page);
+      if (wasLoaded) announce(added);
+      showControls();
       status.textContent = `Updated ${new Date().toLocaleTimeString("en-IN")}`;
     } catch (error) {
-      status.textContent = "Could not refresh; retrying…";
+      if (!stopped) status.textContent = "Could not refresh; retrying…";
     }
   }
 
+  // One poll at a time (the interval, focus and visibilitychange can all ask at once), and none
+  // while the tab is hidden.
+  function poll() {
+    if (stopped || document.hidden || inFlight) return;
+    inFlight = refresh().finally(() => {
+      inFlight = null;
+    });
+  }
+
   more.addEventListener("click", loadMore);
-  const timer = setInterval(() => {
-    if (document.visibilityState === "visible") poll();
-  }, POLL_MILLISECONDS);
-  const onFocus = () => poll();
-  window.addEventListener("focus", onFocus);
-  document.addEventListener("visibilitychange", onFocus);
+  const timer = setInterval(poll, POLL_MILLISECONDS);
+  window.addEventListener("focus", poll);
+  document.addEventListener("visibilitychange", poll);
   poll();
 
   return () => {
     stopped = true;
     clearInterval(timer);
-    window.removeEventListener("focus", onFocus);
-    document.removeEventListener("visibilitychange", onFocus);
+    window.removeEventListener("focus", poll);
+    document.removeEventListener("visibilitychange", poll);
   };
 }
