@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultpay.money import format_paise, paise_from_wire, parse_amount
+from vaultpay.money import ExponentNumber, format_paise, paise_from_wire, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,8 @@ def test_amounts_parse_to_paise(wire: object, paise: int) -> None:
         None,
         Decimal("NaN"),
         Decimal("0.001"),
+        ExponentNumber("1e3"),
+        ExponentNumber("25e-1"),
         [],
         "1.",
         ".5",

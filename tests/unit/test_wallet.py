@@ -158,6 +158,41 @@ class TestTransfer:
         after = table_snapshot(dynamodb, aws_stack)
         assert after[aws_stack["MAIN_TABLE_NAME"]] == before[aws_stack["MAIN_TABLE_NAME"]]
 
+    @pytest.mark.parametrize("amount", ["1e3", "1E3", "25e-1", "2.5e1"])
+    def test_an_amount_written_with_an_exponent_is_refused(
+        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str], amount: str
+    ) -> None:
+        # Given a JSON number in exponent notation (exact, but not how anyone writes money)
+        before = table_snapshot(dynamodb, aws_stack)
+        raw = f'{{"receiver_email": "ravi@example.com", "amount": {amount}}}'
+        response = wallet(
+            http_event(
+                "POST",
+                "/api/wallet/transfer/",
+                raw_body=raw,
+                headers={"idempotency-key": f"exp-{uuid.uuid4()}"},
+                user_id=people["asha"],
+            )
+        )
+        # Then it is a 422 on the amount, and nothing is written
+        assert response["statusCode"] == 422
+        assert body(response)["errors"][0]["location"] == ["body", "amount"]
+        assert table_snapshot(dynamodb, aws_stack)[aws_stack["MAIN_TABLE_NAME"]] == before[aws_stack["MAIN_TABLE_NAME"]]
+
+    def test_an_amount_as_a_plain_json_number_is_accepted(self, wallet: Invoke, people: dict[str, str]) -> None:
+        raw = '{"receiver_email": "ravi@example.com", "amount": 12.5}'
+        response = wallet(
+            http_event(
+                "POST",
+                "/api/wallet/transfer/",
+                raw_body=raw,
+                headers={"idempotency-key": "plain-number-01"},
+                user_id=people["asha"],
+            )
+        )
+        assert response["statusCode"] == 201
+        assert body(response)["amount"] == "12.50"
+
     def test_a_json_number_amount_is_accepted_exactly(self, wallet: Invoke, people: dict[str, str]) -> None:
         response = wallet(
             http_event(

@@ -8,6 +8,12 @@ from decimal import Decimal, InvalidOperation
 PAISE_PER_RUPEE = 100
 CURRENCY = "INR"
 
+
+class ExponentNumber(Decimal):
+    """A JSON number written in exponent notation (``1e3``, ``25e-1``): exact, but not how
+    anyone writes an amount, so the API refuses it as an amount rather than guess."""
+
+
 _PLAIN_AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 
 
@@ -21,6 +27,8 @@ def parse_amount(value: object) -> int:
     """
     if isinstance(value, (bool, float)):
         raise ValueError("amount must be a decimal string such as '250.00'")
+    if isinstance(value, ExponentNumber):
+        raise ValueError("amount must be written without an exponent, such as '250.00'")
     if isinstance(value, int):
         text = str(value)
     elif isinstance(value, Decimal):

@@ -16,9 +16,14 @@ from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from vaultpay.api.problems import register_problem_handlers
 from vaultpay.errors import MalformedRequest, PayloadTooLarge
+from vaultpay.money import ExponentNumber
 
 MAX_BODY_BYTES = 16 * 1024
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _json_decimal(literal: str) -> Decimal:
+    return ExponentNumber(literal) if "e" in literal or "E" in literal else Decimal(literal)
 
 
 def _reject_constant(name: str) -> Any:
@@ -35,14 +40,15 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json_body(body: str | bytes) -> Any:
-    """Strict JSON: numbers with a fraction as Decimal (never float), no NaN or Infinity, no
-    duplicate keys, a size limit, and nesting too deep for the parser is a 400, not a crash."""
+    """Strict JSON: numbers with a fraction or an exponent as Decimal (never float; those with an
+    exponent marked, see ExponentNumber), no NaN or Infinity, no duplicate keys, a size limit,
+    and nesting too deep for the parser is a 400, not a crash."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
     try:
         return json.loads(
             body,
-            parse_float=Decimal,
+            parse_float=_json_decimal,
             parse_constant=_reject_constant,
             object_pairs_hook=_reject_duplicate_keys,
         )
