@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from argon2.exceptions import InvalidHashError
 
 from vaultpay.errors import Unauthenticated, WeakPassword
 from vaultpay.logic.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
@@ -32,7 +33,8 @@ def test_hashes_are_argon2id_with_owasp_parameters_and_verify() -> None:
     assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert verify_password(hashed, "correct horse battery staple")
     assert not verify_password(hashed, "correct horse battery stapler")
-    assert not verify_password("not a hash", "anything")
+    with pytest.raises(InvalidHashError):  # a corrupt stored hash is a failure, not a wrong password
+        verify_password("not a hash", "anything")
 
 
 def test_unicode_compatible_forms_are_the_same_password() -> None:

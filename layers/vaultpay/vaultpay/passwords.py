@@ -65,13 +65,13 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    from argon2.exceptions import InvalidHashError, VerificationError
+    """Whether ``password`` matches. A stored hash that is not an argon2 hash is our corruption,
+    not a wrong password: argon2's InvalidHashError propagates (a 500, alarmed), never a quiet False."""
+    from argon2.exceptions import VerificationError
 
     try:
         return _hasher().verify(password_hash, normalize_password(password))
     except VerificationError:
-        return False
-    except InvalidHashError:
         return False
 
 
