@@ -98,6 +98,25 @@ class TestRegister:
         assert response["statusCode"] == status
         assert response["headers"]["Content-Type"] == "application/problem+json"
 
+    @pytest.mark.parametrize("missing", ["email", "password", "full_name", "aadhaar"])
+    def test_a_missing_field_is_a_422_naming_it_and_writes_nothing(
+        self, identity: Invoke, dynamodb: Any, aws_stack: dict[str, str], missing: str
+    ) -> None:
+        before = table_snapshot(dynamodb, aws_stack)
+        form = {name: value for name, value in registration("x@example.com").items() if name != missing}
+        response = identity(http_event("POST", "/api/users/register/", body=form))
+        assert response["statusCode"] == 422
+        assert [error["location"] for error in body(response)["errors"]] == [["body", missing]]
+        assert table_snapshot(dynamodb, aws_stack) == before
+
+    @pytest.mark.parametrize(("raw", "status"), [("{not json", 400), ('{"email": "a@b.co", "email": "c@d.co"}', 400)])
+    def test_a_malformed_body_writes_nothing(
+        self, identity: Invoke, dynamodb: Any, aws_stack: dict[str, str], raw: str, status: int
+    ) -> None:
+        before = table_snapshot(dynamodb, aws_stack)
+        assert identity(http_event("POST", "/api/users/register/", raw_body=raw))["statusCode"] == status
+        assert table_snapshot(dynamodb, aws_stack) == before
+
     def test_validation_errors_never_echo_the_input(self, identity: Invoke) -> None:
         form = registration("x@example.com", aadhaar="234123412347")
         response = identity(http_event("POST", "/api/users/register/", body={**form, "password": "hunter2"}))

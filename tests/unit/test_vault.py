@@ -48,8 +48,18 @@ def test_repeated_wrong_passwords_lock_the_reveal(vault: Invoke, asha: dict[str,
 
 
 def test_without_an_authenticated_user_it_is_401(vault: Invoke, asha: dict[str, str]) -> None:
+    # Given a valid body but no authorizer context (the gateway never let a token through)
+    response = vault(http_event("POST", "/api/users/profile/aadhaar/", body={"password": PASSWORD}))
+    # Then nobody's number is revealed
+    assert response["statusCode"] == 401
+    assert asha["aadhaar"] not in response["body"]
+
+
+def test_a_user_id_in_the_body_is_refused_not_trusted(vault: Invoke, asha: dict[str, str]) -> None:
+    # Given someone else's id smuggled into the body (mass assignment), with no authorizer context
     response = vault(http_event("POST", "/api/users/profile/aadhaar/", body={"password": PASSWORD, "user_id": asha["id"]}))
-    assert response["statusCode"] in (401, 422)
+    # Then the body is refused as invalid before anything is looked up
+    assert response["statusCode"] == 422
     assert asha["aadhaar"] not in response["body"]
 
 
@@ -91,6 +101,25 @@ def test_an_entry_moved_to_another_user_cannot_be_opened(
     with pytest.raises(VaultIntegrityError):
         open_aadhaar(ashas_entry, ravi["id"], keys)
     assert open_aadhaar(ashas_entry, asha["id"], keys) == asha["aadhaar"]
+
+
+def test_swapped_vault_rows_reveal_nothing_through_the_api(
+    vault: Invoke, asha: dict[str, str], identity: Invoke, dynamodb: Any, aws_stack: dict[str, str]
+) -> None:
+    # Given someone with table access copies Asha's vault row over Ravi's
+    ravi = body(identity(http_event("POST", "/api/users/register/", body=registration("ravi@example.com"))))
+    table = aws_stack["VAULT_TABLE_NAME"]
+    ashas_row = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"USER#{asha['id']}"}})["Item"]
+    dynamodb.put_item(TableName=table, Item={**ashas_row, "pk": {"S": f"USER#{ravi['id']}"}})
+    # When Ravi reveals "his" number
+    response = reveal(vault, ravi["id"])
+    # Then decryption fails on the encryption context (user id bound to the key and the cipher):
+    # a 500 problem that shows nothing, and Asha's number is not revealed to him
+    assert response["statusCode"] == 500
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert asha["aadhaar"] not in response["body"]
+    # And Asha's own reveal still works
+    assert body(reveal(vault, asha["id"])) == {"aadhaar": asha["aadhaar"]}
 
 
 def test_a_tampered_ciphertext_fails_authentication(aws_stack: dict[str, str]) -> None:
