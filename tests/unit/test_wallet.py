@@ -253,6 +253,30 @@ class TestHistory:
             "system@vaultpay.internal",
         ]
 
+    def test_a_direction_filter_pages_with_its_cursor(self, wallet: Invoke, people: dict[str, str]) -> None:
+        # Given Asha sent five transfers and received one, among other entries
+        for index in range(5):
+            transfer(
+                wallet,
+                people["asha"],
+                {"receiver_email": "ravi@example.com", "amount": f"{index + 1}"},
+                key=f"sent-page-{index:04d}",
+            )
+        transfer(wallet, people["ravi"], {"receiver_email": "asha@example.com", "amount": "9"}, key="received-page-0001")
+        # When she pages through what she sent, two at a time
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = {"limit": "2", "direction": "sent", **({"cursor": cursor} if cursor else {})}
+            page = body(wallet(http_event("GET", "/api/wallet/history/", query=query, user_id=people["asha"])))
+            assert all(entry["direction"] == "sent" for entry in page["results"])
+            seen.extend(entry["amount"] for entry in page["results"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        # Then every sent transfer shows once, newest first, and nothing else
+        assert seen == ["5.00", "4.00", "3.00", "2.00", "1.00"]
+
     def test_a_cursor_cannot_read_another_users_history(self, wallet: Invoke, people: dict[str, str]) -> None:
         for index in range(3):
             transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=f"bola-key-{index:05d}")
