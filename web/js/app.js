@@ -16,6 +16,16 @@ const ROUTES = {
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 let cleanup = null;
+let firstRender = true;
+
+// After a route change, focus goes to the new page's heading (or the main region), so keyboard
+// and screen-reader users start at the new content instead of a link that is no longer there.
+function focusMain() {
+  const heading = main.querySelector("h1");
+  const target = heading || main;
+  if (heading) heading.setAttribute("tabindex", "-1");
+  target.focus();
+}
 
 function navigate(hash) {
   if (location.hash === hash) render();
@@ -36,6 +46,8 @@ function render() {
   }
   document.title = `${ROUTES[route].title} · VaultPay`;
   cleanup = ROUTES[route].view(main, { navigate }) || null;
+  if (!firstRender) focusMain();
+  firstRender = false;
 }
 
 onSessionEnd(() => navigate("#/login"));

@@ -52,7 +52,6 @@ export function loginView(main, { navigate }) {
       footer: h("p", { class: "switch" }, "New here? ", h("a", { href: "#/register" }, "Create an account")),
     }),
   );
-  fields.email.input.focus();
 }
 
 export function registerView(main, { navigate }) {
@@ -91,5 +90,4 @@ export function registerView(main, { navigate }) {
       footer: h("p", { class: "switch" }, "Already have an account? ", h("a", { href: "#/login" }, "Log in")),
     }),
   );
-  fields.full_name.input.focus();
 }

@@ -13,8 +13,25 @@ export function profileView(main) {
   const card = h("section", { class: "card narrow", "aria-labelledby": "profile-title" }, h("h1", { id: "profile-title" }, "Profile"));
   main.append(card);
   let hideTimer;
+  const loading = h("p", { class: "muted", id: "profile-loading" }, "Loading…");
+  card.append(loading);
 
-  profile().then((me) => {
+  function failed(error) {
+    if (error?.status === 401) return; // the session has ended: the login page is on its way
+    const retry = h("button", { type: "button", class: "secondary", id: "profile-retry" }, "Try again");
+    const alert = h("div", { class: "alert error", role: "alert", id: "profile-error" }, h("p", {}, `Could not load your profile. ${messageFor(error)}`), retry);
+    retry.addEventListener("click", () => {
+      alert.replaceWith(loading);
+      load();
+    });
+    loading.replaceWith(alert);
+  }
+
+  const load = () => profile().then(showProfile, failed);
+  load();
+
+  function showProfile(me) {
+    loading.remove();
     const aadhaar = h("dd", { class: "aadhaar", id: "aadhaar" }, me.aadhaar_masked);
     const password = field({ label: "Re-enter your password to reveal", name: "reveal_password", type: "password", autocomplete: "current-password" });
     const alert = h("p", { class: "alert error", role: "alert", hidden: true });
@@ -73,7 +90,7 @@ export function profileView(main) {
       h("div", { class: "actions" }, start, hide),
       form,
     );
-  });
+  }
 
   return () => clearTimeout(hideTimer);
 }
