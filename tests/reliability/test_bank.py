@@ -1,41 +1,77 @@
-"""The bank workload at test size: no money made or lost, each key at most once, with and without faults."""
+"""The bank workload: no money made or lost, each key at most once, no unknown account, with and
+without faults; at the size tests/reliability/sizes.py gives (reduced in `make test`, full in
+`make stress`)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.reliability.bank import BankConfig, BankWorkload
+from tests.reliability.bank import BankConfig, BankResult, BankWorkload
+from tests.reliability.fault_plan import BOTOCORE_ATTEMPTS, fault_plan, planned_firings
+from tests.reliability.report import record
+from tests.reliability.sizes import SIZES
 from tests.support.stack import RunningStack
+from vaultpay.dal.faults import FAULTS
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(SIZES.test_timeout_seconds)]
 
-WALLET = "WalletFunction"
-FAULTS = [
-    {"fault": "throttle", "function": WALLET, "operation": "TransactWriteItems", "probability": 0.05},
-    {"fault": "conflict", "function": WALLET, "operation": "TransactWriteItems", "probability": 0.05},
-    {"fault": "lost_response", "function": WALLET, "operation": "TransactWriteItems", "probability": 0.03},
-    {"fault": "crash_after_commit", "function": WALLET, "operation": "TransactWriteItems", "probability": 0.02},
-    {"fault": "error_after_commit", "function": WALLET, "operation": "TransactWriteItems", "probability": 0.02},
-    {"fault": "server_error", "function": WALLET, "operation": "UpdateItem", "probability": 0.05},
-]
+
+def run(stack: RunningStack, config: BankConfig, title: str) -> BankResult:
+    started = time.monotonic()
+    result = BankWorkload(stack, config).run()
+    record(f"{title} ({time.monotonic() - started:.0f} s)", result.lines(), len(result.violations))
+    return result
 
 
 def test_the_bank_under_contention_and_retries(stack: RunningStack) -> None:
-    # Given eight clients moving money among five accounts, with duplicates and client timeouts
-    config = BankConfig(clients=8, accounts=5, transfers=150, seed=11)
+    # Given clients moving money among a few accounts, with duplicates and client timeouts
+    config = BankConfig(clients=SIZES.bank_clients, accounts=SIZES.bank_accounts, transfers=SIZES.bank_transfers, seed=11)
     # When they run
-    result = BankWorkload(stack, config).run()
+    result = run(stack, config, "bank")
     # Then no invariant was violated, during or after the run
     assert result.violations == [], result.render("bank")
-    assert result.transfers_acknowledged > 50
+    assert result.transfers_acknowledged > config.transfers // 3
+    assert result.duplicates_absorbed > 0
     assert result.snapshots_checked > 1
+    assert result.faults_injected == 0
 
 
 def test_the_bank_under_injected_faults(stack: RunningStack) -> None:
-    # Given the same workload while DynamoDB throttles, conflicts, loses responses and processes die after commits
-    config = BankConfig(clients=8, accounts=5, transfers=120, faults=FAULTS, seed=12)
+    # Given the same workload while every kind of fault fires, each a planned number of times
+    plan = fault_plan(stack.resource("IdempotencyTable"), scale=SIZES.fault_scale)
+    config = BankConfig(
+        clients=SIZES.bank_clients,
+        accounts=SIZES.bank_accounts,
+        transfers=SIZES.bank_fault_transfers,
+        faults=plan,
+        seed=12,
+    )
     # When it runs
-    result = BankWorkload(stack, config).run()
-    # Then faults happened and still no money was made, lost or moved twice
-    assert result.faults_injected > 0
-    assert result.violations == [], result.render("bank with faults")
+    result = run(stack, config, "bank with injected faults")
+    report = result.render("bank with faults")
+    # Then no money was made, lost or moved twice, and the checker saw the money during the run
+    assert result.violations == [], report
+    assert result.snapshots_checked > 0, report
+    # And every rule fired exactly as often as planned: each kind of fault happened
+    assert [rule.get("fired", 0) for rule in result.fault_rules] == planned_firings(plan), report
+    assert set(result.faults_by_kind) == set(FAULTS), report
+    assert min(result.faults_by_kind.values()) >= 1, report
+    # And each burst was as long as botocore's attempts, so the call failed for good: the server
+    # errors' retries are quick, all their attempts were answered; a throttled call backs off for
+    # seconds, and may reach the function's timeout before its last attempt
+    bursts = {rule["fault"]: rule for rule in result.fault_rules if rule.get("burst")}
+    assert set(bursts) == {"throttle", "server_error"}
+    assert all(rule["burst"] >= BOTOCORE_ATTEMPTS for rule in bursts.values())
+    assert bursts["server_error"]["injected"] == BOTOCORE_ATTEMPTS * bursts["server_error"]["fired"], report
+    assert result.store_failures >= bursts["server_error"]["fired"], report
+    # And the application handled what botocore could not: each crash, error after commit and
+    # throttling burst failed its invocation, yet every transfer settled
+    fired = {kind: sum(rule.get("fired", 0) for rule in result.fault_rules if rule["fault"] == kind) for kind in FAULTS}
+    throttle_bursts = bursts["throttle"]["fired"]
+    assert len(result.function_failures) >= fired["crash_after_commit"] + fired["error_after_commit"] + throttle_bursts, report
+    assert sum("Throttling" in failure or "timed out" in failure for failure in result.function_failures) >= throttle_bursts, (
+        result.function_failures
+    )
+    assert result.transfers_acknowledged > config.transfers // 3, report

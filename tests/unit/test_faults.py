@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.retries.standard import ExponentialBackoff
 
@@ -23,8 +25,12 @@ def plan_of(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"rules": [dict(rule) for rule in rules]}
 
 
+def fault_of(taken: tuple[int, str] | None) -> str | None:
+    return taken[1] if taken else None
+
+
 def take(plan: dict[str, Any], calls: int, *, operation: str = "TransactWriteItems", pid: int = 1) -> list[str | None]:
-    return [faults.choose(plan, operation, "Main", WALLET, pid) for _ in range(calls)]
+    return [fault_of(faults.choose(plan, operation, "Main", WALLET, pid)) for _ in range(calls)]
 
 
 class TestTheSwitch:
@@ -77,7 +83,7 @@ class TestRules:
         assert faults.choose(plan, "GetItem", "Main", WALLET, 1) is None
         assert faults.choose(plan, "TransactWriteItems", "Other", WALLET, 1) is None
         assert faults.choose(plan, "TransactWriteItems", "Main", "vaultpay-local-IdentityFunction", 1) is None
-        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 1) == "throttle"
+        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 1) == (0, "throttle")
 
     def test_every_and_remaining_fire_deterministically(self) -> None:
         plan = plan_of({"fault": "conflict", "every": 3, "remaining": 2})
@@ -96,13 +102,22 @@ class TestRules:
     def test_a_burst_in_progress_comes_before_every_other_rule(self) -> None:
         plan = plan_of({"fault": "conflict"}, {"fault": "throttle", "burst": 2, "remaining": 1})
         plan["rules"][1]["bursting"] = {"7": 1}
-        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 7) == "throttle"
-        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 7) == "conflict"
+        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 7) == (1, "throttle")
+        assert faults.choose(plan, "TransactWriteItems", "Main", WALLET, 7) == (0, "conflict")
 
     def test_the_first_rule_that_fires_wins_and_later_rules_do_not_count_its_call(self) -> None:
         plan = plan_of({"fault": "conflict", "every": 2}, {"fault": "server_error", "every": 2})
         assert take(plan, 4) == [None, "conflict", "server_error", "conflict"]
         assert (plan["rules"][0]["seen"], plan["rules"][1]["seen"]) == (4, 2)
+
+    def test_a_firing_given_back_is_uncounted_and_fires_again(self) -> None:
+        plan = plan_of({"fault": "crash_after_commit", "every": 2, "remaining": 1})
+        assert take(plan, 2) == [None, "crash_after_commit"]
+        faults.give_back(plan, 0, "crash_after_commit")
+        assert (plan["rules"][0]["fired"], plan["rules"][0]["injected"], plan["rules"][0]["remaining"]) == (0, 0, 1)
+        assert take(plan, 2) == [None, "crash_after_commit"]
+        faults.give_back(plan, 0, "throttle")  # not that rule (the plan was replaced): nothing happens
+        assert plan["rules"][0]["fired"] == 1
 
     def test_probability_zero_never_fires_and_an_unknown_fault_never_applies(self) -> None:
         plan = plan_of({"fault": "throttle", "probability": 0.0}, {"fault": "meteor"})
@@ -185,3 +200,38 @@ def test_counts_hold_across_processes_sharing_the_plan_file(tmp_path: Path) -> N
     rule = json.loads(plan.read_text())["rules"][0]
     assert injected == rule["injected"] == rule["fired"] == 30
     assert (rule["remaining"], rule["seen"]) == (0, 60)
+
+
+class _StubHttp:
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.sent = 0
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
+        self.sent += 1
+        return AWSResponse(request.url, self.status, HTTPHeaders(), None)
+
+
+@pytest.mark.parametrize(("status", "committed"), [(200, True), (400, False)])
+def test_an_after_commit_fault_counts_only_when_the_write_committed(tmp_path: Path, status: int, committed: bool) -> None:
+    # Given an error-after-commit rule, and DynamoDB answering the write with this status
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_of({"fault": "error_after_commit", "remaining": 1})))
+    injector = faults.FaultInjector(plan, WALLET)
+    injector._http = _StubHttp(status)  # type: ignore[assignment]
+    request = AWSPreparedRequest(
+        "POST",
+        NOWHERE,
+        HTTPHeaders.from_dict({"X-Amz-Target": "DynamoDB_20120810.TransactWriteItems"}),
+        b'{"TransactItems": []}',
+        False,
+    )
+    # When the write is sent
+    if committed:
+        with pytest.raises(faults.InjectedFault):
+            injector.before_send(request)
+    else:
+        assert injector.before_send(request).status_code == 400  # type: ignore[union-attr]
+    # Then the rule counts a firing only when the fault really happened, and keeps it for later otherwise
+    rule = json.loads(plan.read_text())["rules"][0]
+    assert (rule["fired"], rule["remaining"]) == ((1, 0) if committed else (0, 1))

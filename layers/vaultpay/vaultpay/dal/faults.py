@@ -34,7 +34,9 @@ took, it fires:
                a burst longer than botocore's attempts makes one call fail for good.
 
 Rules are tried in order and the first that fires wins; a burst in progress comes first.
-Each rule counts the calls it injected in ``injected`` and the times it fired in ``fired``.
+Each rule counts the calls it injected in ``injected`` and the times it fired in ``fired``; an
+after-commit fault whose write did not commit (a condition failed) injected nothing, and is
+given back (``remaining`` too), so ``fired`` counts only faults that really happened.
 The file is locked while it is read and updated, so every count holds across processes.
 """
 
@@ -44,8 +46,9 @@ import fcntl
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
@@ -57,6 +60,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLAN_ENV = "VAULTPAY_FAULT_PLAN"
 FAULTS = ("throttle", "conflict", "lost_response", "crash_after_commit", "error_after_commit", "server_error")
 CRASH_EXIT_CODE = 70
+_T = TypeVar("_T")
 
 
 class FaultSettings(BaseSettings):
@@ -110,17 +114,17 @@ def _applies(rule: dict[str, Any], operation: str, table: str | None, function_n
     return not (rule.get("function") and not function_name.endswith(str(rule["function"])))
 
 
-def choose(plan: dict[str, Any], operation: str, table: str | None, function_name: str, pid: int) -> str | None:
-    """The fault to inject for this call, if any; updates the plan's counters in place."""
-    rules = [rule for rule in plan.get("rules", []) if _applies(rule, operation, table, function_name)]
+def choose(plan: dict[str, Any], operation: str, table: str | None, function_name: str, pid: int) -> tuple[int, str] | None:
+    """The rule (its index) and fault to inject for this call, if any; updates the plan's counters in place."""
+    rules = [(index, rule) for index, rule in enumerate(plan.get("rules", [])) if _applies(rule, operation, table, function_name)]
     process = str(pid)
-    for rule in rules:  # a burst in progress in this process takes the call first
+    for index, rule in rules:  # a burst in progress in this process takes the call first
         bursting = rule.get("bursting") or {}
         if bursting.get(process, 0) > 0:
             bursting[process] -= 1
             rule["injected"] = rule.get("injected", 0) + 1
-            return str(rule["fault"])
-    for rule in rules:
+            return index, str(rule["fault"])
+    for index, rule in rules:
         if rule.get("remaining") is not None and rule["remaining"] <= 0:
             continue
         rule["seen"] = rule.get("seen", 0) + 1
@@ -134,8 +138,20 @@ def choose(plan: dict[str, Any], operation: str, table: str | None, function_nam
         rule["injected"] = rule.get("injected", 0) + 1
         if int(rule.get("burst", 1)) > 1:
             rule.setdefault("bursting", {})[process] = int(rule["burst"]) - 1
-        return str(rule["fault"])
+        return index, str(rule["fault"])
     return None
+
+
+def give_back(plan: dict[str, Any], index: int, fault: str) -> None:
+    """Uncount a firing that injected nothing (an after-commit fault whose write did not commit)."""
+    rules = plan.get("rules", [])
+    if index >= len(rules) or rules[index].get("fault") != fault or not rules[index].get("fired"):
+        return  # the plan was replaced meanwhile
+    rule = rules[index]
+    rule["fired"] -= 1
+    rule["injected"] -= 1
+    if rule.get("remaining") is not None:
+        rule["remaining"] += 1
 
 
 class FaultInjector:
@@ -144,8 +160,8 @@ class FaultInjector:
         self._function_name = function_name
         self._http = URLLib3Session()
 
-    def _take(self, operation: str, table: str | None) -> str | None:
-        """The fault to inject now for this call, if any (counting it in the plan file)."""
+    def _update(self, change: Callable[[dict[str, Any]], _T]) -> _T | None:
+        """Apply ``change`` to the plan file under an exclusive lock (None when there is no plan)."""
         if not self._plan_path.exists():
             return None
         with self._plan_path.open("r+", encoding="utf-8") as handle:
@@ -153,25 +169,30 @@ class FaultInjector:
             try:
                 text = handle.read()
                 plan = json.loads(text or "{}")
-                fault = choose(plan, operation, table, self._function_name, os.getpid())
+                result = change(plan)
                 updated = json.dumps(plan)
                 if updated != text:
                     handle.seek(0)
                     handle.truncate()
                     handle.write(updated)
                     handle.flush()  # before the lock is released, or another process reads the old counts
-                return fault
+                return result
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _take(self, operation: str, table: str | None) -> tuple[int, str] | None:
+        """The rule and fault to inject now for this call, if any (counting it in the plan file)."""
+        return self._update(lambda plan: choose(plan, operation, table, self._function_name, os.getpid()))
 
     def before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         operation = request.headers.get("X-Amz-Target", b"")
         operation_name = (operation.decode() if isinstance(operation, bytes) else operation).rpartition(".")[2]
         raw = request.body
         body = json.loads(raw) if isinstance(raw, (str, bytes, bytearray)) and raw else {}
-        fault = self._take(operation_name, body.get("TableName"))
-        if fault is None:
+        taken = self._take(operation_name, body.get("TableName"))
+        if taken is None:
             return None
+        index, fault = taken
         if fault == "throttle":
             return _error_response(
                 request, 400, "ThrottlingException", {"message": "Rate of requests exceeds the allowed throughput."}
@@ -193,6 +214,8 @@ class FaultInjector:
         if fault == "lost_response":
             raise ReadTimeoutError(endpoint_url=request.url, error="injected: response lost after commit")
         if response.status_code >= 300:
+            # Nothing committed (e.g. a condition failed), so nothing to fail after: count it as not fired.
+            self._update(lambda plan: give_back(plan, index, fault))
             return response
         if fault == "crash_after_commit":
             os._exit(CRASH_EXIT_CODE)
