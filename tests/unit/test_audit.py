@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import boto3
 import pytest
 
+from local.invoke import LiveData, fill
+from local.template import ROOT
 from tests.support.data import registration
 from tests.support.events import LambdaContextStub, http_event
 from tests.support.streams import stream_records
@@ -169,9 +172,6 @@ def test_the_stream_event_in_events_becomes_verified_audit_records(
     audit: Invoke, identity: Invoke, wallet: Invoke, aws_stack: dict[str, str]
 ) -> None:
     # Given the example batch of events/stream-transfer.json, filled for a real transfer
-    from local.invoke import fill
-    from local.template import ROOT
-
     sender = body(identity(http_event("POST", "/api/users/register/", body=registration("s@example.com", full_name="S"))))
     receiver = body(identity(http_event("POST", "/api/users/register/", body=registration("r@example.com", full_name="R"))))
     receipt = body(
@@ -185,27 +185,26 @@ def test_the_stream_event_in_events_becomes_verified_audit_records(
             )
         )
     )
-    values = {
-        "sender_id": sender["id"],
-        "sender_email": "s@example.com",
-        "sender_name": "S",
-        "receiver_id": receiver["id"],
-        "receiver_email": "r@example.com",
-        "receiver_name": "R",
-        "reference_id": receipt["reference_id"],
-        "reference_created_at": receipt["created_at"],
-        "welcome_reference_id": "welcome",
-        "stream_arn": "arn:aws:dynamodb:ap-south-1:123456789012:table/t/stream/x",
-        **{f"event_id_{index}": f"example-event-{index}" for index in range(1, 5)},
-    }
-    event = fill((ROOT / "events" / "stream-transfer.json").read_text(), values)
+    live = LiveData(
+        sender_id=sender["id"],
+        receiver_id=receiver["id"],
+        access_token="",
+        refresh_token="",
+        reference_id=receipt["reference_id"],
+        reference_created_at=receipt["created_at"],
+        welcome_reference_id="welcome",
+        balance_etag="",
+        stream_arn="arn:aws:dynamodb:ap-south-1:123456789012:table/t/stream/x",
+    )
+    event = fill(json.loads((ROOT / "events" / "stream-transfer.json").read_text()), live)
+    txn_event, debit_event, credit_event, ledger_event = (record["eventID"] for record in event["Records"])
     # When the audit function gets it
     assert audit(event) == {"batchItemFailures": []}
     # Then the transaction and both balance changes are recorded, verified, under the batch's event ids
     recorded = {item["event_id"]["S"]: item for item in audit_items(aws_stack)}
-    assert recorded["example-event-1"]["kind"]["S"] == "transaction_created"
-    assert recorded["example-event-2"]["kind"]["S"] == "account_debited"
-    assert recorded["example-event-3"]["kind"]["S"] == "account_credited"
-    assert "example-event-4" not in recorded  # ledger entries are not audit events
-    assert recorded["example-event-2"]["verified"]["BOOL"] is True
-    assert recorded["example-event-3"]["verified"]["BOOL"] is True
+    assert recorded[txn_event]["kind"]["S"] == "transaction_created"
+    assert recorded[debit_event]["kind"]["S"] == "account_debited"
+    assert recorded[credit_event]["kind"]["S"] == "account_credited"
+    assert ledger_event not in recorded  # ledger entries are not audit events
+    assert recorded[debit_event]["verified"]["BOOL"] is True
+    assert recorded[credit_event]["verified"]["BOOL"] is True
