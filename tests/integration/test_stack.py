@@ -141,9 +141,19 @@ def test_every_template_route_is_served_by_the_local_gateway(api: Api) -> None:
         path = route.path.replace("{reference_id}", str(uuid.uuid4()))
         # When it is called (with a token where the authorizer guards it)
         response = api.request(route.method, path, json={}, headers=user.auth if route.authorizer else {})
-        # Then a function answered: not the gateway's own "no such route"
-        assert response.json().get("detail") != "No such route.", route.route_key
+        # Then the route's own function answered: not the gateway's "no such route", nor the
+        # $default fallback's not-found (what any path outside the route table gets)
+        answer = response.json()
+        assert answer.get("detail") != "No such route.", route.route_key
+        assert not str(answer.get("type", "")).endswith("/not-found"), (route.route_key, answer)
         assert response.status_code < 500, (route.route_key, response.text)
+
+
+def test_a_path_outside_the_route_table_gets_the_fallbacks_not_found(api: Api) -> None:
+    # The check above is only meaningful if the fallback answers exactly this way.
+    response = api.request("POST", "/api/wallet/transferz/", json={})
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/not-found")
 
 
 def test_a_malformed_content_length_is_a_400_problem_and_the_gateway_keeps_serving(stack: RunningStack) -> None:
