@@ -92,8 +92,9 @@ deploy: build $(DEPS) ## sam deploy --config-env $(ENV), then publish the dashbo
 	$(SAM) deploy --config-env $(ENV)
 	$(PY) -m tools.publish_web --stack vaultpay-$(ENV) --region ap-south-1
 
+STATE_DIR ?= .local
 reset: ## wipe the local stack's data, keys and secrets
-	rm -rf .local/dynamodb .local/state .local/stack.json .local/*.log
+	rm -rf $(STATE_DIR)/dynamodb $(STATE_DIR)/state $(STATE_DIR)/stack.json $(STATE_DIR)/*.log
 
 clean: reset ## remove everything set up by make (virtualenvs, DynamoDB Local, build output)
 	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

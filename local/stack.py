@@ -1,6 +1,6 @@
 """The local stack: DynamoDB Local, moto, resources from template.yaml, the gateway and the stream poller.
 
-    python -m local run [--port 3000] [--in-memory] [--state-dir DIR] [--faults PLAN] [--no-seed]
+    python -m local run [--port 3000] [--in-memory] [--state-dir DIR] [--faults PLAN] [--seed-demo]
 
 Everything binds 127.0.0.1. Ctrl-C (or SIGTERM) stops every child process. While it runs,
 ``<state dir>/stack.json`` tells other commands (seed, reconcile, invoke, tests) where it is.

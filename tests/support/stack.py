@@ -54,16 +54,21 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True) -> Iterator[RunningStack]:
-    """A local stack for the duration of a ``with`` block (``faults``: with an empty fault plan)."""
-    running = start_stack(state_dir, extra_args=extra_args, faults=faults)
+def running_stack(
+    state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True, in_memory: bool = True
+) -> Iterator[RunningStack]:
+    """A local stack for the duration of a ``with`` block (``faults``: with an empty fault plan;
+    ``in_memory=False``: data, keys and secrets kept in ``state_dir``, as ``make run`` keeps them)."""
+    running = start_stack(state_dir, extra_args=extra_args, faults=faults, in_memory=in_memory)
     try:
         yield running
     finally:
         running.stop()
 
 
-def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True) -> RunningStack:
+def start_stack(
+    state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True, in_memory: bool = True
+) -> RunningStack:
     state_dir.mkdir(parents=True, exist_ok=True)
     fault_plan = state_dir / "faults.json"
     fault_plan.write_text('{"rules": []}')
@@ -78,7 +83,7 @@ def start_stack(state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bo
             "run",
             "--port",
             "0",
-            "--in-memory",
+            *(("--in-memory",) if in_memory else ()),
             "--state-dir",
             str(state_dir),
             *(("--faults", str(fault_plan)) if faults else ()),
