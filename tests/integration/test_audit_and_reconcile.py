@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +14,7 @@ from typing import Any
 import pytest
 
 from local import seed
+from local.template import ROOT
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack, running_stack
 from tools.reconcile import reconcile, scan
@@ -33,6 +37,18 @@ def burst(api: Api, users: list[User], count: int, seed_value: int) -> list[str]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         return [reference for reference in pool.map(send, plan) if reference]
+
+
+def run_reconcile(stack: RunningStack, *, audit_grace: float) -> subprocess.CompletedProcess[str]:
+    """`make reconcile` against ``stack``: the command, its report and its exit status."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.reconcile", "--state-dir", str(stack.state_dir), "--audit-grace", str(audit_grace)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
+        check=False,
+    )
 
 
 def audit_by_reference(stack: RunningStack) -> dict[str, list[str]]:
@@ -83,6 +99,11 @@ class TestAfterABurstOfTransfers:
         named = [violation for violation in report.violations if victim.id in violation]
         assert any("balances sum to" in violation for violation in report.violations)
         assert any("ledger replays to" in violation for violation in named)
+        # And the command says so too, naming the account, with a non-zero exit
+        completed = run_reconcile(own_stack, audit_grace=3)
+        assert completed.returncode == 1
+        assert "FAILED" in completed.stdout
+        assert victim.id in completed.stdout
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +132,30 @@ class TestDemoData:
     def test_every_aadhaar_is_valid_and_only_encrypted(self, seeded: Any) -> None:
         running, _ = seeded
         crowd = seed.people(7, 20)
-        assert all(verhoeff_checksum(person.aadhaar) == 0 for person in crowd)
-        vault = scan(running.client("dynamodb"), running.resource("VaultTable"))
+        # Every stored number is in the vault only, as ciphertext: no table holds it in plaintext
+        dynamodb = running.client("dynamodb")
+        vault = scan(dynamodb, running.resource("VaultTable"))
         assert len(vault) == 21
-        everything = repr(scan(running.client("dynamodb"), running.resource("MainTable"))) + repr(vault)
+        everything = "".join(
+            repr(scan(dynamodb, running.resource(table)))
+            for table in ("MainTable", "VaultTable", "AuditTable", "IdempotencyTable")
+        )
         assert not [person.email for person in crowd if person.aadhaar in everything]
+        # And what each owner gets back from the vault is the number they registered, Verhoeff-valid
+        api = Api(running.url)
+        for person in crowd:
+            owner = api.login(User(id="", email=person.email, password=person.password, aadhaar=""))
+            revealed = api.post("/api/users/profile/aadhaar/", {"password": person.password}, user=owner).json()["aadhaar"]
+            assert revealed == person.aadhaar
+            assert verhoeff_checksum(revealed) == 0
+        assert not [person.email for person in crowd if person.aadhaar in running.logs()]
+
+    def test_make_reconcile_reports_clean_and_exits_zero(self, seeded: Any) -> None:
+        running, _ = seeded
+        completed = run_reconcile(running, audit_grace=30)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "transactions       121" in completed.stdout
+        assert "OK: every check passed" in completed.stdout
 
     def test_seeding_again_changes_nothing(self, seeded: Any) -> None:
         running, _ = seeded
