@@ -62,14 +62,14 @@ def test_polling_sends_the_etag_and_a_change_flashes_the_balance(page: Page, sta
     log_in(page, stack.url, asha)
     expect(page.locator("#balance")).to_have_text("₹10,000.00")
     # When the dashboard polls while nothing changes
-    page.wait_for_timeout(6_500)
+    page.wait_for_timeout(4_000)
     # Then the first request asks for the balance, and every later one sends back its ETag and is
     # answered 304, with the balance left as it was and not flashed
     assert sent[0] is None
     assert answers[0][0] == 200
     first_etag = answers[0][1]
     assert first_etag
-    assert len(sent) >= 3
+    assert len(sent) >= 2
     assert sent[1:] == [first_etag] * (len(sent) - 1)
     assert {status for status, _ in answers[1:]} == {304}
     expect(page.locator("#balance")).to_have_text("₹10,000.00")
