@@ -259,15 +259,15 @@ def test_a_bad_token_is_refused_as_api_gateway_expects(stack: RunningStack) -> N
     assert result["errorMessage"] == message
 
 
-def test_the_command_line_prints_the_response_and_a_report(stack: RunningStack) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "local.invoke", "wallet", "events/balance.json", "--state-dir", str(stack.state_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def invoke_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m local.invoke`` with ``arguments``, as `make invoke` runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "local.invoke", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_command_line_prints_the_response_and_a_report(stack: RunningStack) -> None:
+    completed = invoke_command("wallet", "events/balance.json", "--state-dir", str(stack.state_dir))
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["statusCode"] == 200
     assert "REPORT RequestId:" in completed.stderr
@@ -277,14 +277,7 @@ def test_the_command_line_prints_the_response_and_a_report(stack: RunningStack) 
 # ---------------------------------------------------------------- for sam local invoke
 def test_print_event_writes_the_event_with_a_live_token(stack: RunningStack, tmp_path: Path) -> None:
     # Given the authorizer's event, printed with the running stack's values
-    completed = subprocess.run(
-        [sys.executable, "-m", "local.invoke", "--print-event", "events/authorizer.json", "--state-dir", str(stack.state_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = invoke_command("--print-event", "events/authorizer.json", "--state-dir", str(stack.state_dir))
     assert completed.returncode == 0, completed.stderr
     event = json.loads(completed.stdout)
     # Then it carries a real token, minted for the live example sender
@@ -315,14 +308,7 @@ def test_print_event_fills_route_events_with_live_ids(stack: RunningStack) -> No
 
 
 def test_print_event_without_a_running_stack_says_what_it_needs(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "local.invoke", "--print-event", "events/transfer.json", "--state-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = invoke_command("--print-event", "events/transfer.json", "--state-dir", str(tmp_path))
     assert completed.returncode != 0
     assert "--print-event needs a running stack" in completed.stderr
 
