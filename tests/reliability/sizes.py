@@ -42,8 +42,8 @@ REDUCED = Sizes(
     bank_transfers=150,
     bank_fault_transfers=120,
     fault_scale=1,
-    stateful_examples=8,
-    stateful_steps=15,
+    stateful_examples=12,
+    stateful_steps=20,
     fuzz_examples=25,
     test_timeout_seconds=300,
 )

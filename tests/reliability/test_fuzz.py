@@ -7,7 +7,9 @@ content types, bodies, headers).
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -16,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.reliability.report import record
+from tests.reliability.sizes import SIZES
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack
 
-pytestmark = pytest.mark.stack
-EXAMPLES_PER_OPERATION_AND_MODE = 25
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(SIZES.test_timeout_seconds)]
+EXAMPLES_PER_OPERATION_AND_MODE = SIZES.fuzz_examples
 WITHOUT_INPUT = {"GET /api/health", "GET /api/users/profile/"}  # nothing to make invalid
 
 
@@ -38,13 +42,14 @@ def operations(stack: RunningStack) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]  # an Err raises
 
 
-def call(case: Any, stack: RunningStack, user: User) -> None:
+def call(case: Any, stack: RunningStack, user: User, answers: Counter[str]) -> None:
     headers = {"Authorization": f"Bearer {user.access}"}
     if not any(name.lower() == "idempotency-key" for name in (case.headers or {})):
         headers["Idempotency-Key"] = str(uuid.uuid4())
     # positive_data_acceptance expects every schema-valid request to succeed, but a schema cannot
     # say that a receiver must exist or a password be right: those 4xx answers are correct.
-    case.call_and_validate(base_url=stack.url, headers=headers, excluded_checks=[positive_data_acceptance])
+    response = case.call_and_validate(base_url=stack.url, headers=headers, excluded_checks=[positive_data_acceptance])
+    answers[f"{response.status_code // 100}xx"] += 1
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -52,6 +57,8 @@ def test_no_operation_fails_or_breaks_its_contract(
     operations: list[Any], stack: RunningStack, fuzz_user: User, mode: GenerationMode
 ) -> None:
     assert len(operations) == 11
+    answers: Counter[str] = Counter()
+    started = time.monotonic()
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and operation.label in WITHOUT_INPUT:
             continue
@@ -61,6 +68,12 @@ def test_no_operation_fails_or_breaks_its_contract(
             max_examples=EXAMPLES_PER_OPERATION_AND_MODE, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
         def fuzz(case: Any) -> None:
-            call(case, stack, fuzz_user)
+            call(case, stack, fuzz_user, answers)
 
         fuzz()
+    record(
+        f"fuzzing, {mode.value} ({time.monotonic() - started:.0f} s, up to {EXAMPLES_PER_OPERATION_AND_MODE} per operation)",
+        [f"  requests sent            {sum(answers.values())} ({', '.join(f'{k} {v}' for k, v in sorted(answers.items()))})"],
+        answers["5xx"],
+    )
+    assert answers["5xx"] == 0
