@@ -4,6 +4,7 @@ bodies, and the Aadhaar number never leaking."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import uuid
@@ -12,12 +13,47 @@ from typing import Any
 import jwt
 import pytest
 
+from local.template import ROOT
 from tests.support.api import Api, User
 from tests.support.data import make_aadhaar
 from tests.support.stack import RunningStack
 from tools.reconcile import scan
+from vaultpay.settings import LockoutSettings
 
 pytestmark = pytest.mark.stack
+OPENAPI = ROOT / "functions" / "health" / "openapi.json"
+# The identity function's failure limit (the template leaves it at the settings' default).
+MAX_LOGIN_FAILURES = int(LockoutSettings.model_fields["login_max_failures"].default)
+
+
+def json_routes(document: dict[str, Any]) -> list[tuple[str, bool]]:
+    """Every operation that takes a JSON body, and whether it needs a token."""
+    return sorted(
+        (path, bool(operation.get("security")))
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    )
+
+
+JSON_ROUTES = json_routes(json.loads(OPENAPI.read_text()))
+HOSTILE_BODIES: dict[str, tuple[bytes, int]] = {
+    "oversized-array": (b"[" * 50_000 + b"]" * 50_000, 413),
+    "oversized-field": (b'{"email": "x@example.com", "password": "' + b"p" * 20_000 + b'"}', 413),
+    "deeply-nested": (b'{"a":' * 2000 + b"1" + b"}" * 2000, 400),
+    "duplicate-keys": (
+        b'{"email": "a@example.com", "email": "b@example.com", "password": "long enough pass", "password": "x",'
+        b' "refresh": "x", "refresh": "y", "receiver_email": "a@example.com", "receiver_email": "b@example.com",'
+        b' "amount": "1.00", "amount": "9999.00"}',
+        400,
+    ),
+    "not-utf8": (b"\xff\xfe garbage", 400),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_user(stack: RunningStack) -> User:
+    return Api(stack.url).new_user()
 
 
 @pytest.fixture
@@ -25,8 +61,8 @@ def signing_key(stack: RunningStack) -> str:
     return str(stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("JwtSigningSecret"))["SecretString"])
 
 
-def claims(user: User, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
+def claims(user: User, now: int | None = None, **changes: Any) -> dict[str, Any]:
+    now = int(time.time()) if now is None else now
     base = {
         "iss": "vaultpay-local",
         "aud": "vaultpay-api",
@@ -44,8 +80,18 @@ class TestBrokenObjectLevelAuthorization:
     def test_another_users_transaction_is_not_found(self, api: Api) -> None:
         asha, ravi, mallory = api.new_user(), api.new_user(), api.new_user()
         reference = api.transfer(asha, ravi, "1.00").json()["reference_id"]
+        nowhere = api.get(f"/api/wallet/transactions/{uuid.uuid4()}/", mallory)
         for path in (f"/api/wallet/transactions/{reference}/", f"/api/wallet/transactions/{reference}"):
-            assert api.get(path, mallory).status_code == 404
+            # Both parties read it, so the transaction is there to be found
+            for owner in (asha, ravi):
+                mine = api.get(path, owner)
+                assert mine.status_code == 200, mine.text
+                assert mine.json()["reference_id"] == reference
+            # And to anyone else it is exactly as absent as a reference that never existed
+            theirs = api.get(path, mallory)
+            assert theirs.status_code == nowhere.status_code == 404
+            assert theirs.json() | {"instance": None} == nowhere.json() | {"instance": None}
+            assert reference not in theirs.text.replace(path, "")
 
     def test_another_users_cursor_reads_only_your_own_history(self, api: Api) -> None:
         asha, ravi, mallory = api.new_user(), api.new_user(), api.new_user()
@@ -82,33 +128,66 @@ class TestBrokenObjectLevelAuthorization:
         assert api.post("/api/users/token/refresh/", {"refresh": asha.refresh}).status_code == 200
 
 
+GENUINE_ALGORITHM = "HS256"
+
+
+def genuine(user: User, key: str, now: int) -> str:
+    return jwt.encode(claims(user, now), key, algorithm=GENUINE_ALGORITHM)
+
+
+# Each forgery changes exactly one thing from the genuine token (checked below).
+FORGERIES: dict[str, Any] = {
+    "alg-none": lambda user, key, now: jwt.encode(claims(user, now), key="", algorithm="none"),
+    "wrong-key": lambda user, key, now: jwt.encode(claims(user, now), "not-the-key-" * 4, algorithm=GENUINE_ALGORITHM),
+    "expired": lambda user, key, now: jwt.encode(claims(user, now, exp=now - 5), key, algorithm=GENUINE_ALGORITHM),
+    "wrong-audience": lambda user, key, now: jwt.encode(claims(user, now, aud="someone-else"), key, algorithm=GENUINE_ALGORITHM),
+    "wrong-issuer": lambda user, key, now: jwt.encode(claims(user, now, iss="evil"), key, algorithm=GENUINE_ALGORITHM),
+    "no-subject": lambda user, key, now: jwt.encode(claims(user, now, sub=None), key, algorithm=GENUINE_ALGORITHM),
+    "other-algorithm": lambda user, key, now: jwt.encode(claims(user, now), key, algorithm="HS512"),
+    "refresh-token": lambda user, key, now: jwt.encode(claims(user, now, token_use="refresh"), key, algorithm=GENUINE_ALGORITHM),
+    "id-token": lambda user, key, now: jwt.encode(claims(user, now, token_use="id"), key, algorithm=GENUINE_ALGORITHM),
+}
+
+
+def differences(token: str, reference: str) -> set[str]:
+    """What differs between two tokens: header fields, claims, or (when neither) the signing key."""
+    header, reference_header = jwt.get_unverified_header(token), jwt.get_unverified_header(reference)
+    payload = jwt.decode(token, options={"verify_signature": False})
+    reference_payload = jwt.decode(reference, options={"verify_signature": False})
+    changed = {
+        f"header.{name}" for name in header.keys() | reference_header.keys() if header.get(name) != reference_header.get(name)
+    }
+    changed |= {name for name in payload.keys() | reference_payload.keys() if payload.get(name) != reference_payload.get(name)}
+    if not changed and token != reference:
+        changed.add("signature")
+    return changed
+
+
 class TestTokenTampering:
-    @pytest.mark.parametrize(
-        "forge",
-        [
-            pytest.param(lambda user, key: jwt.encode(claims(user), key="", algorithm="none"), id="alg-none"),
-            pytest.param(lambda user, key: jwt.encode(claims(user), "not-the-key-" * 4, algorithm="HS256"), id="wrong-key"),
-            pytest.param(
-                lambda user, key: jwt.encode(claims(user, exp=int(time.time()) - 5), key, algorithm="HS256"), id="expired"
-            ),
-            pytest.param(
-                lambda user, key: jwt.encode(claims(user, aud="someone-else"), key, algorithm="HS256"), id="wrong-audience"
-            ),
-            pytest.param(lambda user, key: jwt.encode(claims(user, iss="evil"), key, algorithm="HS256"), id="wrong-issuer"),
-            pytest.param(lambda user, key: jwt.encode(claims(user, sub=None), key, algorithm="HS256"), id="no-subject"),
-            pytest.param(
-                lambda user, key: jwt.encode(claims(user, token_use="refresh"), key, algorithm="HS512"), id="other-algorithm"
-            ),
-            pytest.param(
-                lambda user, key: jwt.encode(claims(user, token_use="id"), key, algorithm="HS256"), id="not-an-access-token"
-            ),
-        ],
-    )
+    @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
     def test_a_forged_or_stale_token_is_401(self, api: Api, signing_key: str, forge: Any) -> None:
         user = api.new_user()
-        token = forge(user, signing_key)
+        now = int(time.time())
+        token = forge(user, signing_key, now)
+        assert len(differences(token, genuine(user, signing_key, now))) == 1  # one change at a time
         response = api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
+
+    def test_each_forgery_changes_exactly_one_thing(self) -> None:
+        user = User(id="u-1", email="u@example.com", password="-", aadhaar="-")
+        key, now = "the-signing-key-" * 4, 1_800_000_000
+        changed = {name: differences(forge(user, key, now), genuine(user, key, now)) for name, forge in FORGERIES.items()}
+        assert changed == {
+            "alg-none": {"header.alg"},
+            "wrong-key": {"signature"},
+            "expired": {"exp"},
+            "wrong-audience": {"aud"},
+            "wrong-issuer": {"iss"},
+            "no-subject": {"sub"},
+            "other-algorithm": {"header.alg"},
+            "refresh-token": {"token_use"},
+            "id-token": {"token_use"},
+        }
 
     def test_a_token_with_its_payload_edited_is_401(self, api: Api) -> None:
         asha, mallory = api.new_user(), api.new_user()
@@ -121,7 +200,7 @@ class TestTokenTampering:
 
     def test_the_genuine_token_works(self, api: Api, signing_key: str) -> None:
         user = api.new_user()
-        token = jwt.encode(claims(user), signing_key, algorithm="HS256")
+        token = genuine(user, signing_key, int(time.time()))
         assert api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
@@ -161,11 +240,28 @@ class TestBruteForceAndEnumeration:
 
     def test_repeated_failures_lock_the_account_then_it_answers_429(self, api: Api) -> None:
         user = api.register()
-        for _ in range(5):
+        for _ in range(MAX_LOGIN_FAILURES):
             api.post("/api/users/login/", {"email": user.email, "password": "wrong-password"})
         locked = api.post("/api/users/login/", {"email": user.email, "password": user.password})
         assert locked.status_code == 429
         assert int(locked.headers["Retry-After"]) > 0
+
+    def test_an_unknown_email_locks_exactly_like_a_known_one(self, api: Api) -> None:
+        # Given a registered e-mail and one that never was, each failing as often as it takes to lock, and once more
+        user = api.register()
+        unknown = f"nobody-{uuid.uuid4()}@example.com"
+
+        def attempts(email: str) -> list[tuple[int, dict[str, Any], bool]]:
+            answers = []
+            for _ in range(MAX_LOGIN_FAILURES + 2):
+                response = api.post("/api/users/login/", {"email": email, "password": "wrong-password"})
+                answers.append((response.status_code, response.json() | {"instance": None}, "Retry-After" in response.headers))
+            return answers
+
+        known, unknown_answers = attempts(user.email), attempts(unknown)
+        # Then both lock after the same number of failures, with the same answers: lockout tells no one who has an account
+        assert [status for status, _, _ in known] == [401] * MAX_LOGIN_FAILURES + [429, 429]
+        assert unknown_answers == known
 
 
 class TestHostileBodies:
@@ -197,19 +293,20 @@ class TestHostileBodies:
     def test_mass_assignment_is_refused(self, api: Api, body: dict[str, Any], status: int) -> None:
         assert api.post("/api/users/register/", body).status_code == status
 
-    @pytest.mark.parametrize(
-        ("raw", "status"),
-        [
-            (b"[" * 50_000 + b"]" * 50_000, 413),
-            (b'{"a":' * 2000 + b"1" + b"}" * 2000, 400),
-            (b'{"email": "x@example.com", "password": "' + b"p" * 20_000 + b'"}', 413),
-            (b"\xff\xfe garbage", 400),
-        ],
-    )
-    def test_oversized_and_deeply_nested_bodies_are_4xx_problems(self, api: Api, raw: bytes, status: int) -> None:
-        response = api.post("/api/users/login/", data=raw, headers={"Content-Type": "application/json"})
-        assert response.status_code == status
+    def test_the_published_document_lists_the_same_json_routes(self, api: Api) -> None:
+        assert json_routes(api.get("/api/openapi.json").json()) == JSON_ROUTES
+        assert len(JSON_ROUTES) >= 6
+
+    @pytest.mark.parametrize(("raw", "status"), HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+    @pytest.mark.parametrize(("path", "authenticated"), JSON_ROUTES, ids=[path for path, _ in JSON_ROUTES])
+    def test_hostile_bodies_are_4xx_problems_on_every_json_route(
+        self, api: Api, hostile_user: User, path: str, authenticated: bool, raw: bytes, status: int
+    ) -> None:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
+        response = api.post(path, data=raw, user=hostile_user if authenticated else None, headers=headers)
+        assert response.status_code == status, response.text
         assert response.headers["Content-Type"] == "application/problem+json"
+        assert api.balance_paise(hostile_user) == 1_000_000  # and nothing moved
 
 
 def test_the_aadhaar_number_is_never_in_a_table_a_log_line_or_an_error(api: Api, stack: RunningStack) -> None:
