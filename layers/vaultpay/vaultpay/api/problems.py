@@ -13,13 +13,13 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
     ResponseValidationError,
 )
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from vaultpay import errors
 from vaultpay.observability import logger, metrics
