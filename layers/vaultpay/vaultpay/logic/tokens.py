@@ -1,4 +1,8 @@
-"""Access tokens (JWT, HS256 pinned) and opaque refresh tokens."""
+"""Access tokens (JWT, HS256 pinned) and opaque refresh tokens.
+
+PyJWT is imported on first use: of the identity function's routes only login and refresh sign
+tokens, and the authorizer's first request pays for it once per container.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import jwt
 
 from vaultpay.errors import Unauthenticated
 
@@ -38,10 +40,14 @@ class AccessTokenCodec:
             "jti": uuid.uuid4().hex,
             "token_use": TOKEN_USE,
         }
+        import jwt
+
         return jwt.encode(claims, self.signing_key(), algorithm=ALGORITHM)
 
     def verify(self, token: str) -> str:
         """The user id (``sub``) of a valid access token; Unauthenticated otherwise."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:

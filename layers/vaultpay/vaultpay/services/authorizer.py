@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import jwt  # noqa: F401 - every request verifies a token: PyJWT loads at init, not on the first request
+
 from vaultpay.logic.tokens import AccessTokenCodec
 from vaultpay.services.common import access_tokens
 from vaultpay.settings import get_jwt_settings

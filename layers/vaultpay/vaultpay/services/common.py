@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.lockout import DynamoLoginFailureRepository
 from vaultpay.dal.secrets import secret_value
 from vaultpay.logic.lockout import LockoutPolicy, LoginGuard
+from vaultpay.logic.tokens import AccessTokenCodec
 from vaultpay.settings import JwtSettings, LockoutSettings
-
-if TYPE_CHECKING:
-    from vaultpay.logic.tokens import AccessTokenCodec
 
 
 def access_tokens(settings: JwtSettings) -> AccessTokenCodec:
-    # Imported here, not above: the vault composes only the login guard and never loads PyJWT.
-    from vaultpay.logic.tokens import AccessTokenCodec
-
     return AccessTokenCodec(
         signing_key=partial(secret_value, settings.jwt_secret_arn, settings.secret_cache_seconds),
         issuer=settings.jwt_issuer,
