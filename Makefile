@@ -68,7 +68,7 @@ reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (ST
 bench: $(DEPS) $(DDB_JAR) ## measure throughput, AWS calls, cold starts, history scaling, audit lag, memory -> docs/benchmarks.md
 	$(PY) -m tests.bench
 
-stress: $(DEPS) $(DDB_JAR) ## the reliability workload at full size, with a report
+stress: $(DEPS) $(DDB_JAR) ## the whole reliability suite at full size (bank, faults, state machine, fuzzing, security), with a report
 	$(PY) -m tests.reliability.stress
 
 lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date
