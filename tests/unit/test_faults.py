@@ -235,3 +235,22 @@ def test_an_after_commit_fault_counts_only_when_the_write_committed(tmp_path: Pa
     # Then the rule counts a firing only when the fault really happened, and keeps it for later otherwise
     rule = json.loads(plan.read_text())["rules"][0]
     assert (rule["fired"], rule["remaining"]) == ((1, 0) if committed else (0, 1))
+
+
+def test_a_plan_nothing_applies_to_is_never_rewritten(tmp_path: Path) -> None:
+    # A test may be replacing the file (without the lock): a worker must not write over it.
+    plan = tmp_path / "plan.json"
+    injector = faults.FaultInjector(plan, WALLET)
+    for text in ("", '{"rules": []}', json.dumps(plan_of({"fault": "throttle", "function": "IdentityFunction"}))):
+        plan.write_text(text)
+        before = plan.stat().st_mtime_ns
+        assert injector._take("TransactWriteItems", "Main") is None
+        assert plan.read_text() == text
+        assert plan.stat().st_mtime_ns == before
+
+
+def test_a_plan_being_replaced_injects_nothing(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{}rules": []}')  # what two writers without a common lock can leave
+    assert faults.FaultInjector(plan, WALLET)._take("TransactWriteItems", "Main") is None
+    assert plan.read_text() == '{}rules": []}'

@@ -168,13 +168,17 @@ class FaultInjector:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 text = handle.read()
-                plan = json.loads(text or "{}")
+                try:
+                    plan, original = json.loads(text or "{}"), json.loads(text or "{}")
+                except ValueError:
+                    return None  # a test is replacing the plan right now: no fault this time
                 result = change(plan)
-                updated = json.dumps(plan)
-                if updated != text:
+                # Write only what changed: a plan nothing applies to is never rewritten, so a
+                # test replacing it (without this lock) cannot have its new plan overwritten.
+                if plan != original:
                     handle.seek(0)
                     handle.truncate()
-                    handle.write(updated)
+                    handle.write(json.dumps(plan))
                     handle.flush()  # before the lock is released, or another process reads the old counts
                 return result
             finally:
