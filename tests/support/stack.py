@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,6 +68,15 @@ def running_stack(
         running.stop()
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_when_the_test_process_dies() -> None:
+    """Linux sends the stack SIGTERM (its clean shutdown) if the test run is killed before its
+    fixtures can stop it, e.g. by a timeout: no orphaned stack keeps ports and cores busy."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_stack(
     state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True, in_memory: bool = True
 ) -> RunningStack:
@@ -94,6 +105,7 @@ def start_stack(
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
+        preexec_fn=_stop_when_the_test_process_dies,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while not stack_file.exists():
