@@ -58,13 +58,12 @@ def test_the_bank_under_injected_faults(stack: RunningStack) -> None:
     assert [rule.get("fired", 0) for rule in result.fault_rules] == planned_firings(plan), report
     assert set(result.faults_by_kind) == set(FAULTS), report
     assert min(result.faults_by_kind.values()) >= 1, report
-    # And each burst was as long as botocore's attempts, so the call failed for good: the server
-    # errors' retries are quick, all their attempts were answered; a throttled call backs off for
-    # seconds, and may reach the function's timeout before its last attempt
+    # And each burst was as long as botocore's attempts, so the call failed for good (sometimes
+    # sooner: a throttled call backs off for seconds and may meet the function's timeout, and
+    # botocore's retry quota may run out), and the idempotency store's burst became the 503
     bursts = {rule["fault"]: rule for rule in result.fault_rules if rule.get("burst")}
     assert set(bursts) == {"throttle", "server_error"}
     assert all(rule["burst"] >= BOTOCORE_ATTEMPTS for rule in bursts.values())
-    assert bursts["server_error"]["injected"] == BOTOCORE_ATTEMPTS * bursts["server_error"]["fired"], report
     assert result.store_failures >= bursts["server_error"]["fired"], report
     # And the application handled what botocore could not: each crash, error after commit and
     # throttling burst failed its invocation, yet every transfer settled
