@@ -293,7 +293,9 @@ class LocalStack:
 
     def _write_stack_file(self) -> None:
         assert self.endpoints is not None
-        self.stack_file.write_text(
+        # Written aside, then renamed: whoever waits for the file never reads it half-written.
+        partial = self.stack_file.with_suffix(".json.partial")
+        partial.write_text(
             json.dumps(
                 {
                     "url": self.url,
@@ -307,6 +309,7 @@ class LocalStack:
                 indent=1,
             )
         )
+        partial.replace(self.stack_file)
 
     def stop(self) -> None:
         if self.server is not None:

@@ -37,7 +37,10 @@ class RunningStack:
         return ServiceEndpoints(**self.info["endpoints"]).client(service)
 
     def set_faults(self, *rules: dict[str, Any]) -> None:
-        self.fault_plan.write_text(json.dumps({"rules": list(rules)}))
+        # Replaced whole (write aside, rename): workers reading the plan never see it half-written.
+        partial = self.fault_plan.with_suffix(".partial")
+        partial.write_text(json.dumps({"rules": list(rules)}))
+        partial.replace(self.fault_plan)
 
     def fault_rules(self) -> list[dict[str, Any]]:
         return list(json.loads(self.fault_plan.read_text()).get("rules", []))
