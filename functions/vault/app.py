@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vaultpay.api.app import BEARER_AUTH, create_app
 from vaultpay.api.context import authenticated_user_id, request_id
 from vaultpay.api.docs import responses
-from vaultpay.models.api import RevealAadhaarRequest, RevealedAadhaar
+from vaultpay.models.vault import RevealAadhaarRequest, RevealedAadhaar
 from vaultpay.observability import logger, metrics, tracer
 from vaultpay.services.vault import vault_service
 

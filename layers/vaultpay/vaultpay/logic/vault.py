@@ -19,8 +19,8 @@ from typing import Protocol
 
 from vaultpay.errors import StepUpFailed, UserNotFound, VaultEntryNotFound, VaultIntegrityError
 from vaultpay.logic.lockout import LoginGuard
-from vaultpay.models.api import RevealAadhaarRequest, RevealedAadhaar
 from vaultpay.models.records import DataKey, ProfileRecord, SealedAadhaar
+from vaultpay.models.vault import RevealAadhaarRequest, RevealedAadhaar
 from vaultpay.passwords import verify_password
 
 PURPOSE = "aadhaar"

@@ -1,7 +1,8 @@
-"""Request and response models of the public API (the contract in docs/api.md).
+"""Request and response models of the public API (the contract in docs/api.md); the vault's
+are in ``vaultpay.models.vault``.
 
-Requests forbid unknown fields (no mass assignment: a ``balance`` or ``is_admin`` in a body
-is a 422, not silently dropped). Amounts are paise inside and decimal strings outside.
+Requests forbid unknown fields (``RequestModel``). Amounts are paise inside and decimal strings
+outside.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
@@ -22,6 +21,7 @@ from pydantic import (
 )
 
 from vaultpay.aadhaar import normalize_aadhaar
+from vaultpay.models.base import Password, RequestModel, ResponseModel
 from vaultpay.money import format_paise, paise_from_wire, parse_amount
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -46,9 +46,6 @@ Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_normalize_ema
 
 LooseEmail = Annotated[str, Field(min_length=1, max_length=254), AfterValidator(_normalize_email)]
 """Login takes any string: a malformed address must answer exactly like an unknown one."""
-
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
-"""Any string; the policy (length, common passwords) is checked by the logic on register."""
 
 FullName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(str.strip), AfterValidator(_no_control_characters)]
 
@@ -94,40 +91,28 @@ Note = Annotated[str, Field(max_length=140), AfterValidator(str.strip), AfterVal
 RefreshToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Response(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
 # ---------------------------------------------------------------- identity
-class RegisterRequest(_Request):
+class RegisterRequest(RequestModel):
     email: Email
     password: Password
     full_name: FullName
     aadhaar: Aadhaar
 
 
-class LoginRequest(_Request):
+class LoginRequest(RequestModel):
     email: LooseEmail
     password: Password
 
 
-class RefreshRequest(_Request):
+class RefreshRequest(RequestModel):
     refresh: RefreshToken
 
 
-class LogoutRequest(_Request):
+class LogoutRequest(RequestModel):
     refresh: RefreshToken
 
 
-class RevealAadhaarRequest(_Request):
-    password: Password
-
-
-class Profile(_Response):
+class Profile(ResponseModel):
     id: str
     email: str
     full_name: str
@@ -139,24 +124,20 @@ class RegisteredUser(Profile):
     balance: Money
 
 
-class TokenPair(_Response):
+class TokenPair(ResponseModel):
     access: str
     refresh: str
     expires_in: int = Field(description="Lifetime of the access token, in seconds.")
 
 
-class RevealedAadhaar(_Response):
-    aadhaar: str = Field(pattern=r"^[2-9][0-9]{11}$")
-
-
 # ---------------------------------------------------------------- wallet
-class TransferRequest(_Request):
+class TransferRequest(RequestModel):
     receiver_email: Email
     amount: Paise
     note: Note | None = None
 
 
-class Party(_Response):
+class Party(ResponseModel):
     email: str
     full_name: str
 
@@ -165,7 +146,7 @@ TransactionStatus = Literal["SUCCESS", "FAILED"]
 Direction = Literal["sent", "received"]
 
 
-class TransferReceipt(_Response):
+class TransferReceipt(ResponseModel):
     reference_id: str
     status: TransactionStatus
     amount: Money
@@ -175,13 +156,13 @@ class TransferReceipt(_Response):
     balance: Money = Field(description="The sender's balance right after the transfer.")
 
 
-class Balance(_Response):
+class Balance(ResponseModel):
     balance: Money
     currency: Literal["INR"] = "INR"
     version: int
 
 
-class HistoryEntry(_Response):
+class HistoryEntry(ResponseModel):
     reference_id: str
     direction: Direction
     counterparty: Party
@@ -191,12 +172,12 @@ class HistoryEntry(_Response):
     created_at: Timestamp
 
 
-class HistoryPage(_Response):
+class HistoryPage(ResponseModel):
     results: list[HistoryEntry]
     next_cursor: str | None
 
 
-class TransactionDetail(_Response):
+class TransactionDetail(ResponseModel):
     reference_id: str
     kind: Literal["TRANSFER", "WELCOME_CREDIT"]
     status: TransactionStatus
@@ -209,5 +190,5 @@ class TransactionDetail(_Response):
     created_at: Timestamp
 
 
-class Health(_Response):
+class Health(ResponseModel):
     status: Literal["ok"] = "ok"
