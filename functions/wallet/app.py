@@ -14,14 +14,12 @@ from vaultpay.api.app import BEARER_AUTH, create_app
 from vaultpay.api.conditional import entity_tag, none_match
 from vaultpay.api.context import authenticated_user_id
 from vaultpay.api.docs import responses
-from vaultpay.api.problems import register_idempotency_problems
 from vaultpay.logic.wallet import TransferCommand, validate_idempotency_key
 from vaultpay.models.api import Balance, HistoryPage, TransactionDetail, TransferReceipt, TransferRequest
 from vaultpay.observability import logger, metrics, tracer
 from vaultpay.services.wallet import idempotent_transfer, wallet_service
 
 app = create_app("wallet")
-register_idempotency_problems(app)
 
 
 @app.post(
@@ -44,9 +42,7 @@ def transfer(
         idempotency_key=validate_idempotency_key(idempotency_key),
         transfer=body,
     )
-    idempotent = idempotent_transfer()
-    idempotent.config.register_lambda_context(app.lambda_context)
-    outcome = idempotent.run(command=command)
+    outcome = idempotent_transfer()(command, app.lambda_context)
     receipt = outcome["receipt"]
     headers = {"Location": f"/api/wallet/transactions/{receipt['reference_id']}/", "Cache-Control": "no-store"}
     if outcome["replayed"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 class DomainError(Exception):
     code: str = "domain-error"
     default_detail: str = "The request could not be completed."
+    retry_after_seconds: int | None = None  # when retrying (the same request) makes sense
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.default_detail
@@ -47,6 +48,15 @@ class IdempotencyKeyReused(DomainError):
 class RequestInFlight(DomainError):
     code = "request-in-flight"
     default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+    retry_after_seconds = 1
+
+
+class OutcomeUnknown(DomainError):
+    """The idempotency store failed: whether the request took effect is not known to the caller."""
+
+    code = "temporarily-unavailable"
+    default_detail = "The request could not be completed; retry it with the same Idempotency-Key."
+    retry_after_seconds = 1
 
 
 class InvalidCursor(DomainError):

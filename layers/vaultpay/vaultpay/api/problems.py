@@ -43,6 +43,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.EmailAlreadyRegistered: HTTPStatus.CONFLICT,
     errors.AadhaarAlreadyRegistered: HTTPStatus.CONFLICT,
     errors.RequestInFlight: HTTPStatus.CONFLICT,
+    errors.OutcomeUnknown: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentUpdate: HTTPStatus.CONFLICT,
     errors.DuplicateTransaction: HTTPStatus.CONFLICT,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -125,7 +126,7 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         status = status_of(error)
         extensions: dict[str, Any] = {}
         headers: dict[str, str] = {}
-        if isinstance(error, errors.AccountLocked):
+        if error.retry_after_seconds is not None:
             headers["Retry-After"] = str(error.retry_after_seconds)
         if isinstance(error, errors.InsufficientFunds):
             extensions["reference_id"] = error.reference_id
@@ -174,38 +175,3 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(NotFoundError)
     def _not_found(_: NotFoundError) -> Response[str]:
         return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())
-
-
-def register_idempotency_problems(app: APIGatewayHttpResolver) -> None:
-    """Powertools idempotency's exceptions as problems; only the functions that use it register
-    them, so the others do not import the utility at cold start."""
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyPersistenceLayerError,
-        IdempotencyValidationError,
-    )
-
-    def _instance() -> str | None:
-        return _request_path(app)
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_flight(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-        error = errors.RequestInFlight()
-        return problem(status_of(error), error.code, error.detail, instance=_instance(), headers={"Retry-After": "1"})
-
-    @app.exception_handler(IdempotencyValidationError)
-    def _key_reused(_: IdempotencyValidationError) -> Response[str]:
-        error = errors.IdempotencyKeyReused()
-        return problem(status_of(error), error.code, error.detail, instance=_instance())
-
-    @app.exception_handler(IdempotencyPersistenceLayerError)
-    def _idempotency_store_down(failure: IdempotencyPersistenceLayerError) -> Response[str]:
-        # The outcome is unknown to the caller; retrying with the same key is always safe.
-        logger.exception("idempotency store failed", extra={"error": type(failure).__name__})
-        return problem(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "temporarily-unavailable",
-            "The request could not be completed; retry it with the same Idempotency-Key.",
-            instance=_instance(),
-            headers={"Retry-After": "1"},
-        )

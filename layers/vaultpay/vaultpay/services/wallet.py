@@ -1,4 +1,8 @@
-"""The wallet function's composition, with the transfer under Powertools idempotency."""
+"""The wallet function's composition, with the transfer under Powertools idempotency.
+
+Powertools idempotency is imported when the first transfer composes it: the balance, history
+and detail routes never load it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
-
 from vaultpay.clock import utc_now
 from vaultpay.dal import aws
 from vaultpay.dal.wallet import DynamoWalletRepository
+from vaultpay.errors import IdempotencyKeyReused, OutcomeUnknown, RequestInFlight
 from vaultpay.logic.wallet import TransferCommand, WalletService
+from vaultpay.observability import logger
 from vaultpay.settings import get_wallet_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @lru_cache(maxsize=1)
@@ -35,13 +41,42 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "replayed": True}
 
 
+@dataclass(frozen=True)
+class IdempotentTransfer:
+    """The transfer under Powertools idempotency; its failures become domain errors here, so the
+    API maps them like any other (and the other routes never import the utility)."""
+
+    run: Callable[..., dict[str, Any]]
+    config: IdempotencyConfig
+
+    def __call__(self, command: TransferCommand, lambda_context: LambdaContext) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
+        self.config.register_lambda_context(lambda_context)
+        try:
+            return self.run(command=command)
+        except IdempotencyAlreadyInProgressError:
+            raise RequestInFlight() from None
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReused() from None
+        except IdempotencyPersistenceLayerError as failure:
+            logger.exception("idempotency store failed", extra={"error": type(failure).__name__})
+            raise OutcomeUnknown() from failure
+
+
 @lru_cache(maxsize=1)
 def idempotent_transfer() -> IdempotentTransfer:
     """The transfer wrapped in Powertools idempotency, keyed on (user, Idempotency-Key).
 
-    Replays return the stored outcome marked ``replayed``; the same key with another payload
-    raises IdempotencyValidationError; a key still in flight, IdempotencyAlreadyInProgressError.
+    Replays return the stored outcome marked ``replayed``; the same key with another payload is
+    IdempotencyKeyReused; a key still in flight, RequestInFlight; a failing store, OutcomeUnknown.
     """
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
     settings = get_wallet_settings()
     config = IdempotencyConfig(
         event_key_jmespath="[user_id, idempotency_key]",
@@ -59,9 +94,3 @@ def idempotent_transfer() -> IdempotentTransfer:
         return service.transfer(command.user_id, command.idempotency_key, command.transfer).model_dump(mode="json")
 
     return IdempotentTransfer(run=run, config=config)
-
-
-@dataclass(frozen=True)
-class IdempotentTransfer:
-    run: Callable[..., dict[str, Any]]
-    config: IdempotencyConfig
