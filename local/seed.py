@@ -98,14 +98,16 @@ def people(seed: int, count: int) -> list[Person]:
 
 def transfer_plan(crowd: list[Person], seed: int, count: int) -> list[tuple[int, int, str, str | None]]:
     """(sender, receiver, amount, note) for ``count`` transfers that all succeed: amounts are
-    drawn against balances simulated from the welcome credit."""
+    drawn against balances simulated from the welcome credit. The demo user (``crowd[0]``) never
+    spends below that credit, so whoever logs in with it has money to send."""
     rng = random.Random(seed * 7919 + 1)
     balances = [WELCOME_PAISE] * len(crowd)
     plan: list[tuple[int, int, str, str | None]] = []
     while len(plan) < count:
         sender, receiver = rng.sample(range(len(crowd)), 2)
         amount = rng.randint(50, 2500) * 100 + rng.choice((0, 0, 50, rng.randint(1, 99)))
-        if amount > balances[sender]:
+        floor = WELCOME_PAISE if sender == 0 else 0
+        if balances[sender] - amount < floor:
             continue
         balances[sender] -= amount
         balances[receiver] += amount
