@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    EmailStr,
     Field,
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic.networks import validate_email
 
 from vaultpay.aadhaar import normalize_aadhaar
 from vaultpay.models.base import Password, RequestModel, ResponseModel
@@ -41,7 +41,19 @@ def _utc_iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_normalize_email)]
+def _valid_email(value: str) -> str:
+    # pydantic's own EmailStr check (email-validator), called rather than declared: EmailStr loads
+    # email-validator when a model is defined, i.e. at every cold start, and only register and
+    # transfer take an address.
+    return validate_email(value)[1]
+
+
+Email = Annotated[
+    str,
+    Field(max_length=254, json_schema_extra={"format": "email"}),
+    AfterValidator(_valid_email),
+    AfterValidator(_normalize_email),
+]
 """An e-mail address, validated and normalized to lower case."""
 
 LooseEmail = Annotated[str, Field(min_length=1, max_length=254), AfterValidator(_normalize_email)]
