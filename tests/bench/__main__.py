@@ -282,14 +282,15 @@ def counted_calls() -> Iterator[Counter[str]]:
 
 def calls_per_operation(stack: RunningStack, results: Results) -> None:
     """Each handler invoked in this process against the stack's services, counting botocore calls."""
-    from tests.support.data import PASSWORD, make_aadhaar
-    from tests.support.events import LambdaContextStub, authorizer_event, http_event
-    from tests.unit.conftest import load_function
-
+    # The functions' environment first: Powertools reads it when the layer's modules are imported.
     for values in stack.info["functions"].values():
         os.environ.update(
             {name: value for name, value in values.items() if name not in ("POWERTOOLS_SERVICE_NAME", "VAULTPAY_FAULT_PLAN")}
         )
+    from tests.support.data import PASSWORD, make_aadhaar
+    from tests.support.events import LambdaContextStub, authorizer_event, http_event
+    from tests.unit.conftest import load_function
+
     receiver = Api(stack.url).register()
     measurements: list[tuple[str, Counter[str]]] = []
     with counted_calls() as counts:
@@ -506,7 +507,7 @@ def audit_lag(stack: RunningStack, results: Results, seconds: float) -> None:
                 f"{percentile(lags, 0.99):.2f}",
                 f"{first:.2f} -> {last:.2f}",
                 f"{max(0.0, caught_up):.1f}",
-                met(len(recorded) == len(acknowledged) and last <= first + 1.0),
+                met(len(recorded) == len(acknowledged) and last <= first * 1.1 + 0.25),
             ]
         )
     results.table(
@@ -607,7 +608,8 @@ METHOD = """\
 - **Audit lag**: runs of their own, each started with the consumer idle: 16 clients as fast as
   they go, then 16 clients paced at 75% and 50% of the rate they reached. For each acknowledged
   transfer, the time until the audit function wrote its `transaction_created` record; the lag
-  must not grow from the first third of a run to the last. Locally the consumer shares the two
+  must not grow from the first third of a run to the last (the median of the last third within
+  10% + 0.25 s of the first's). Locally the consumer shares the two
   cores with the load it audits (gateway, 16 wallet workers, DynamoDB Local): a saturating load
   starves it, and what it does once the load eases is in "caught up s after load". On AWS it runs
   on its own compute. Stream poller at 0.2 s intervals, batches of up to 100 records as in the
