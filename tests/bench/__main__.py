@@ -609,11 +609,10 @@ METHOD = """\
   they go, then 16 clients paced at 75% and 50% of the rate they reached. For each acknowledged
   transfer, the time until the audit function wrote its `transaction_created` record; the lag
   must not grow from the first third of a run to the last (the median of the last third within
-  10% + 0.25 s of the first's). Locally the consumer shares the two
-  cores with the load it audits (gateway, 16 wallet workers, DynamoDB Local): a saturating load
-  starves it, and what it does once the load eases is in "caught up s after load". On AWS it runs
-  on its own compute. Stream poller at 0.2 s intervals, batches of up to 100 records as in the
-  template.
+  10% + 0.25 s of the first's). Locally the consumer shares the two cores with the load it
+  audits (gateway, 16 wallet workers, DynamoDB Local): a saturating load starves it, and what it
+  does once the load eases is in "caught up s after load". On AWS it runs on its own compute.
+  Stream poller at 0.2 s intervals, batches of up to 100 records as in the template.
 - **Memory**: peak resident set (VmHWM) of every worker process of each function after the load.
 """
 
