@@ -100,7 +100,7 @@ def transact_write(client: Any, items: list[dict[str, Any]], *, conflict_retries
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-            if "TransactionConflict" not in cancellation_codes(error) or _has_condition_failure(error):
+            if "TransactionConflict" not in cancellation_codes(error) or failed_conditions(error):
                 raise
             if attempt == conflict_retries:
                 raise ConcurrentUpdate() from error
@@ -109,10 +109,6 @@ def transact_write(client: Any, items: list[dict[str, Any]], *, conflict_retries
 
 _BACKOFF_BASE_SECONDS = 0.02
 _BACKOFF_CAP_SECONDS = 0.4
-
-
-def _has_condition_failure(error: ClientError) -> bool:
-    return bool(failed_conditions(error))
 
 
 def read_item(
