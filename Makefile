@@ -18,7 +18,7 @@ DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: browser help setup run test test-unit test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: browser help setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) wi
 test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) browser ## run the whole test suite
 	$(PY) -m pytest
 
-test-unit: $(DEPS) ## unit tests only (moto in-process, no network)
+test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit
+
+test-handlers: $(DEPS) ## the Lambda handlers in-process against moto, and the template, build and local-runtime checks
+	$(PY) -m pytest tests/handlers tests/tooling
 
 invoke: $(DEPS) $(DDB_JAR) ## run one function with an event: make invoke FN=WalletFunction EVENT=events/transfer.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<function or folder> EVENT=events/<file>.json" && exit 2)

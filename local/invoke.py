@@ -52,7 +52,7 @@ from local.provision import function_environment
 from local.runtime import FunctionDefinition, FunctionError, FunctionPool, InvocationFailed
 from local.stack import DEFAULT_STATE_DIR, REGION, LocalStack, ServiceEndpoints
 from local.template import Intrinsics, SamTemplate, TemplateError
-from vaultpay.aadhaar import verhoeff_check_digit
+from vaultpay.core.aadhaar import verhoeff_check_digit
 
 FIXTURE_PASSWORD = "make-invoke-fixture-password"  # noqa: S105 - a local example user's password
 FIXTURE_TRANSFER_KEY = "make-invoke-fixture-transfer"

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from faker import Faker
 
-from vaultpay.aadhaar import verhoeff_check_digit
+from vaultpay.core.aadhaar import verhoeff_check_digit
 
 DEMO_EMAIL = "demo@vaultpay.example"
 DEMO_PASSWORD = "vaultpay-demo"  # noqa: S105 - the documented demo login of the local stack

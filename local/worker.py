@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -41,6 +42,20 @@ class LocalLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def install_faults() -> None:
+    """Reliability tests only: when the stack runs with a fault plan, hook fault injection into
+    boto3's default session from here, outside the function's code (which never knows of it)."""
+    if not os.environ.get("VAULTPAY_FAULT_PLAN", "").strip():
+        return
+    root = str(Path(__file__).resolve().parent.parent)
+    sys.path.insert(0, root)
+    try:
+        from local import faults
+    finally:
+        sys.path.remove(root)
+    faults.install_in_default_session()
 
 
 def load_handler(code_dir: str, handler: str, layer_dirs: list[str]) -> Any:
@@ -80,6 +95,7 @@ def serve(handler: Any, request_fd: int, response_fd: int) -> None:
 def main() -> None:
     request_fd, response_fd, code_dir, handler, *layer_dirs = sys.argv[1:]
     started = time.perf_counter()
+    install_faults()
     function = load_handler(code_dir, handler, layer_dirs)
     init_ms = (time.perf_counter() - started) * 1000
     print(f"INIT_REPORT Init Duration: {init_ms:.2f} ms", file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-# Powertools reads these when vaultpay.observability is first imported, which may be at
+# Powertools reads these when vaultpay.core.observability is first imported, which may be at
 # collection time: give in-process tests what the template's Globals give every function.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VaultPay")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

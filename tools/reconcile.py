@@ -32,10 +32,10 @@ import boto3
 
 from local.stack import ServiceEndpoints
 from local.template import ROOT
-from vaultpay.dal import items as keys
-from vaultpay.dal.dynamo import unmarshal
-from vaultpay.models.records import SYSTEM_USER_ID
-from vaultpay.money import format_paise
+from vaultpay.core import table as keys
+from vaultpay.core.dynamo import unmarshal
+from vaultpay.core.money import format_paise
+from vaultpay.core.records import SYSTEM_USER_ID
 
 Item = dict[str, Any]
 

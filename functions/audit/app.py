@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.dal.stream import read_record
-from vaultpay.models.changes import Change, StreamEvent
-from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services.audit import audit_service
+from vaultpay.audit.composition import audit_service
+from vaultpay.audit.models import Change, StreamEvent
+from vaultpay.audit.stream import read_record
+from vaultpay.core.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.errors import Unauthenticated
-from vaultpay.observability import logger, tracer
-from vaultpay.services.authorizer import access_token_verifier
+from vaultpay.core.errors import Unauthenticated
+from vaultpay.core.observability import logger, tracer
+from vaultpay.identity.verifier import access_token_verifier
 
 BEARER_PREFIX = "bearer "
 

@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.api.app import create_app
-from vaultpay.api.docs import responses
-from vaultpay.models.api import Health
-from vaultpay.observability import logger, tracer
+from vaultpay.core.http.app import create_app
+from vaultpay.core.http.docs import responses
+from vaultpay.core.models import Health
+from vaultpay.core.observability import logger, tracer
 
 app = create_app("health")
 OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")

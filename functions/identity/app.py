@@ -9,10 +9,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.api.app import BEARER_AUTH, create_app
-from vaultpay.api.context import authenticated_user_id
-from vaultpay.api.docs import responses
-from vaultpay.models.api import (
+from vaultpay.core.http.app import BEARER_AUTH, create_app
+from vaultpay.core.http.context import authenticated_user_id
+from vaultpay.core.http.docs import responses
+from vaultpay.core.observability import logger, metrics, tracer
+from vaultpay.identity.composition import identity_service
+from vaultpay.identity.models import (
     LoginRequest,
     LogoutRequest,
     Profile,
@@ -21,8 +23,6 @@ from vaultpay.models.api import (
     RegisterRequest,
     TokenPair,
 )
-from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services.identity import identity_service
 
 app = create_app("identity")
 

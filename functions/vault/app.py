@@ -10,12 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.api.app import BEARER_AUTH, create_app
-from vaultpay.api.context import authenticated_user_id, request_id
-from vaultpay.api.docs import responses
-from vaultpay.models.vault import RevealAadhaarRequest, RevealedAadhaar
-from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services.vault import vault_service
+from vaultpay.core.http.app import BEARER_AUTH, create_app
+from vaultpay.core.http.context import authenticated_user_id, request_id
+from vaultpay.core.http.docs import responses
+from vaultpay.core.observability import logger, metrics, tracer
+from vaultpay.vault.composition import vault_service
+from vaultpay.vault.models import RevealAadhaarRequest, RevealedAadhaar
 
 app = create_app("vault")
 

@@ -10,14 +10,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultpay.api.app import BEARER_AUTH, create_app
-from vaultpay.api.conditional import entity_tag, none_match
-from vaultpay.api.context import authenticated_user_id
-from vaultpay.api.docs import responses
-from vaultpay.logic.wallet import TransferCommand, validate_idempotency_key
-from vaultpay.models.api import Balance, HistoryPage, TransactionDetail, TransferReceipt, TransferRequest
-from vaultpay.observability import logger, metrics, tracer
-from vaultpay.services.wallet import idempotent_transfer, wallet_service
+from vaultpay.core.http.app import BEARER_AUTH, create_app
+from vaultpay.core.http.conditional import entity_tag, none_match
+from vaultpay.core.http.context import authenticated_user_id
+from vaultpay.core.http.docs import responses
+from vaultpay.core.observability import logger, metrics, tracer
+from vaultpay.wallet.composition import idempotent_transfer, wallet_service
+from vaultpay.wallet.logic import validate_idempotency_key
+from vaultpay.wallet.models import Balance, HistoryPage, TransactionDetail, TransferCommand, TransferReceipt, TransferRequest
 
 app = create_app("wallet")
 
@@ -43,9 +43,9 @@ def transfer(
         transfer=body,
     )
     outcome = idempotent_transfer()(command, app.lambda_context)
-    receipt = outcome["receipt"]
-    headers = {"Location": f"/api/wallet/transactions/{receipt['reference_id']}/", "Cache-Control": "no-store"}
-    if outcome["replayed"]:
+    receipt = outcome.receipt
+    headers = {"Location": f"/api/wallet/transactions/{receipt.reference_id}/", "Cache-Control": "no-store"}
+    if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
         metrics.add_metric(name="TransferReplayed", unit=MetricUnit.Count, value=1)
     else:

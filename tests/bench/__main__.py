@@ -107,8 +107,8 @@ def gateway_transfers(
 
 def raw_transfers(stack: RunningStack, accounts: list[str], clients: int, seconds: float) -> tuple[float, list[float]]:
     """The ceiling: the transfer's TransactWriteItems straight to DynamoDB Local."""
-    from vaultpay.dal import items as keys
-    from vaultpay.models.records import PartyRef, TransactionRecord
+    from vaultpay.core import table as keys
+    from vaultpay.core.records import PartyRef, TransactionRecord
 
     table = stack.resource("MainTable")
     deadline = time.monotonic() + seconds
@@ -287,9 +287,9 @@ def calls_per_operation(stack: RunningStack, results: Results) -> None:
         os.environ.update(
             {name: value for name, value in values.items() if name not in ("POWERTOOLS_SERVICE_NAME", "VAULTPAY_FAULT_PLAN")}
         )
+    from tests.handlers.conftest import load_function
     from tests.support.data import PASSWORD, make_aadhaar
     from tests.support.events import LambdaContextStub, authorizer_event, http_event
-    from tests.unit.conftest import load_function
 
     receiver = Api(stack.url).register()
     measurements: list[tuple[str, Counter[str]]] = []
@@ -401,9 +401,9 @@ def cold_starts(results: Results, repetitions: int) -> None:
 
 # ---------------------------------------------------------------- history scaling
 def history_scaling(stack: RunningStack, results: Results, requests_per_size: int) -> None:
-    from vaultpay.dal import items as keys
-    from vaultpay.dal.dynamo import marshal
-    from vaultpay.models.records import PartyRef, TransactionRecord
+    from vaultpay.core import table as keys
+    from vaultpay.core.dynamo import marshal
+    from vaultpay.core.records import PartyRef, TransactionRecord
 
     api = Api(stack.url)
     dynamodb = stack.client("dynamodb")

@@ -18,7 +18,7 @@ from local.template import ROOT
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack, running_stack
 from tools.reconcile import reconcile, scan
-from vaultpay.aadhaar import verhoeff_checksum
+from vaultpay.core.aadhaar import verhoeff_checksum
 
 pytestmark = pytest.mark.stack
 

@@ -79,7 +79,7 @@ def load(name: str) -> Any:
 
 def same_route(route_key: str) -> str:
     """A route key with its path's trailing slash dropped: the template routes both spellings of
-    every path to the same function (tests/unit/test_template_parity.py), so one event serves both."""
+    every path to the same function (tests/handlers/test_template_parity.py), so one event serves both."""
     return route_key if route_key == "$default" else route_key.rstrip("/")
 
 

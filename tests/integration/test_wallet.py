@@ -14,7 +14,7 @@ import requests
 
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack
-from vaultpay.logic.wallet import reference_for
+from vaultpay.wallet.logic import reference_for
 
 pytestmark = pytest.mark.stack
 WELCOME_PAISE = 1_000_000

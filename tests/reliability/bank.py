@@ -34,8 +34,8 @@ from botocore.exceptions import (
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack
 from tools.reconcile import reconcile, scan
-from vaultpay.dal import items as keys
-from vaultpay.logic.wallet import reference_for
+from vaultpay.core import table as keys
+from vaultpay.wallet.logic import reference_for
 
 WELCOME_PAISE = 1_000_000
 SETTLING_STATUSES = (201, 404, 422)  # final answers: done, no such receiver, refused (e.g. insufficient funds)

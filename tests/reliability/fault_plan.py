@@ -2,7 +2,7 @@
 
 Each rule fires on every N-th call it sees (``every``), a fixed number of times
 (``remaining``), so the fault test can assert per kind that each fired exactly as planned
-(see vaultpay/dal/faults.py for the rule format). Single throttles and server errors are
+(see local/faults.py for the rule format). Single throttles and server errors are
 absorbed by botocore's retries; the two bursts are longer than botocore's attempts, so the
 call fails for good and the application's own handling (the invocation fails, the client
 retries with the same key) is exercised too.

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from local.faults import FAULTS
 from tests.reliability.bank import BankConfig, BankResult, BankWorkload
 from tests.reliability.fault_plan import BOTOCORE_ATTEMPTS, fault_plan, planned_firings
 from tests.reliability.report import record
 from tests.reliability.sizes import SIZES
 from tests.support.stack import RunningStack
-from vaultpay.dal.faults import FAULTS
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(SIZES.test_timeout_seconds)]
 

@@ -18,7 +18,7 @@ from tests.support.api import Api, User
 from tests.support.data import make_aadhaar
 from tests.support.stack import RunningStack
 from tools.reconcile import scan
-from vaultpay.settings import LockoutSettings
+from vaultpay.core.settings import LockoutSettings
 
 pytestmark = pytest.mark.stack
 OPENAPI = ROOT / "functions" / "health" / "openapi.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from vaultpay.aadhaar import verhoeff_check_digit
+from vaultpay.core.aadhaar import verhoeff_check_digit
 
 PASSWORD = "correct horse battery staple"
 

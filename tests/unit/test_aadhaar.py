@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultpay.aadhaar import mask_aadhaar, normalize_aadhaar, verhoeff_check_digit, verhoeff_checksum
+from vaultpay.core.aadhaar import mask_aadhaar, normalize_aadhaar, verhoeff_check_digit, verhoeff_checksum
 
 eleven_digits = st.text(alphabet="0123456789", min_size=10, max_size=10).flatmap(
     lambda rest: st.sampled_from("23456789").map(lambda first: first + rest)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vaultpay.errors import AccountLocked
-from vaultpay.logic.lockout import LockoutPolicy, LoginGuard
-from vaultpay.models.records import LoginFailures
+from vaultpay.core.errors import AccountLocked
+from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
+from vaultpay.identity.models import LoginFailures
 
 
 class MemoryFailures:

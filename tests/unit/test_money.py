@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultpay.money import ExponentNumber, format_paise, paise_from_wire, parse_amount
+from vaultpay.core.money import ExponentNumber, format_paise, paise_from_wire, parse_amount
 
 
 @pytest.mark.parametrize(

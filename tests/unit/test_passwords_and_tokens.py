@@ -9,9 +9,9 @@ import jwt
 import pytest
 from argon2.exceptions import InvalidHashError
 
-from vaultpay.errors import Unauthenticated, WeakPassword
-from vaultpay.logic.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
-from vaultpay.passwords import check_password_policy, hash_password, verify_password
+from vaultpay.core.errors import Unauthenticated, WeakPassword
+from vaultpay.core.passwords import check_password_policy, hash_password, verify_password
+from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
 
 KEY = "k" * 64
 codec = AccessTokenCodec(signing_key=lambda: KEY, issuer="vaultpay-test", audience="vaultpay-api", ttl_seconds=900)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from vaultpay import errors
-from vaultpay.api.problems import STATUS_BY_ERROR, status_of
+from vaultpay.core import errors
+from vaultpay.core.http.problems import STATUS_BY_ERROR, status_of
 
 DOMAIN_ERRORS = [
     cls

@@ -1,0 +1,173 @@
+"""Domain exceptions.
+
+Raised by the logic and data-access layers, which know nothing of HTTP. Each one names a
+problem ``code`` (the last segment of the problem+json ``type``) and carries a message that
+is safe to show to the caller: never a secret, a token, a password or an Aadhaar number.
+The HTTP status of each lives in exactly one place: ``vaultpay.core.http.problems``.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code: str = "domain-error"
+    default_detail: str = "The request could not be completed."
+    retry_after_seconds: int | None = None  # when retrying (the same request) makes sense
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+# ---------------------------------------------------------------- request shape
+class MalformedRequest(DomainError):
+    code = "malformed-request"
+    default_detail = "The request body is not valid JSON."
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload-too-large"
+    default_detail = "The request body is too large."
+
+
+class MissingIdempotencyKey(DomainError):
+    code = "idempotency-key-required"
+    default_detail = "This request needs an Idempotency-Key header."
+
+
+class MalformedIdempotencyKey(DomainError):
+    code = "idempotency-key-malformed"
+    default_detail = "The Idempotency-Key header must be 8-128 characters of letters, digits, '-', '_', '.' or ':'."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency-key-reused"
+    default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+class RequestInFlight(DomainError):
+    code = "request-in-flight"
+    default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+    retry_after_seconds = 1
+
+
+class OutcomeUnknown(DomainError):
+    """The idempotency store failed: whether the request took effect is not known to the caller."""
+
+    code = "temporarily-unavailable"
+    default_detail = "The request could not be completed; retry it with the same Idempotency-Key."
+    retry_after_seconds = 1
+
+
+class InvalidCursor(DomainError):
+    code = "invalid-cursor"
+    default_detail = "The pagination cursor is not valid for this listing."
+
+
+# ---------------------------------------------------------------- identity
+class WeakPassword(DomainError):
+    code = "weak-password"
+    default_detail = "The password is too common or too short."
+
+
+class EmailAlreadyRegistered(DomainError):
+    code = "email-taken"
+    default_detail = "An account with this e-mail address already exists."
+
+
+class AadhaarAlreadyRegistered(DomainError):
+    code = "aadhaar-taken"
+    default_detail = "An account with this Aadhaar number already exists."
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid-credentials"
+    default_detail = "The e-mail address or password is incorrect."
+
+
+class AccountLocked(DomainError):
+    code = "too-many-attempts"
+    default_detail = "Too many failed attempts; try again later."
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class InvalidRefreshToken(DomainError):
+    code = "invalid-refresh-token"
+    default_detail = "The refresh token is invalid, expired or revoked."
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A refresh token was presented twice: its whole family is revoked (RFC 9700, 4.14.2)."""
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    default_detail = "A valid access token is required."
+
+
+class StepUpFailed(DomainError):
+    code = "password-incorrect"
+    default_detail = "The password is incorrect."
+
+
+class UserNotFound(DomainError):
+    code = "user-not-found"
+    default_detail = "No such user."
+
+
+class VaultEntryNotFound(DomainError):
+    code = "vault-entry-not-found"
+    default_detail = "No Aadhaar number is stored for this account."
+
+
+# ---------------------------------------------------------------- wallet
+class ReceiverNotFound(DomainError):
+    code = "receiver-not-found"
+    default_detail = "No account is registered with the receiver's e-mail address."
+
+
+class SelfTransfer(DomainError):
+    code = "self-transfer"
+    default_detail = "You cannot send money to yourself."
+
+
+class AmountAboveLimit(DomainError):
+    code = "amount-above-limit"
+    default_detail = "The amount is above the per-transfer limit."
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient-funds"
+    default_detail = "Your balance is too low for this transfer."
+
+    def __init__(self, reference_id: str) -> None:
+        super().__init__()
+        self.reference_id = reference_id
+
+
+class ConcurrentUpdate(DomainError):
+    code = "concurrent-update"
+    default_detail = "The accounts involved were busy with other requests; retry (with the same Idempotency-Key)."
+
+
+class DuplicateTransaction(DomainError):
+    """The transaction's reference already exists: this is a retry of a committed request."""
+
+    code = "duplicate-transaction"
+    default_detail = "This transaction was already recorded."
+
+
+class TransactionNotFound(DomainError):
+    code = "transaction-not-found"
+    default_detail = "No such transaction."
+
+
+# ---------------------------------------------------------------- integrity
+class VaultIntegrityError(DomainError):
+    """A vault entry failed to decrypt or authenticate: tampering, a swapped entry, or a key problem."""
+
+    code = "vault-integrity"
+    default_detail = "The stored Aadhaar number could not be read."

@@ -1,0 +1,21 @@
+"""What a handler may know about the caller: only what the authorizer vouched for."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from vaultpay.core.errors import Unauthenticated
+
+
+def authenticated_user_id(event: APIGatewayProxyEventV2) -> str:
+    """The user id the Lambda authorizer put in the request context. Never from the body or query."""
+    authorizer = event.request_context.authorizer
+    context = authorizer.get_lambda if authorizer else None
+    user_id = (context or {}).get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise Unauthenticated()
+    return user_id
+
+
+def request_id(event: APIGatewayProxyEventV2) -> str:
+    return event.request_context.request_id

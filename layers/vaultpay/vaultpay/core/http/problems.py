@@ -1,0 +1,177 @@
+"""The one place where failures become HTTP: RFC 9457 ``application/problem+json``.
+
+Every domain exception maps to a status here, by class (never by message). Validation errors
+list what is wrong and where, never the value that was sent: it may be a password or an
+Aadhaar number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from vaultpay.core import errors
+from vaultpay.core.observability import logger, metrics
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE_URI = "https://vaultpay.example/problems/"
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.MalformedRequest: HTTPStatus.BAD_REQUEST,
+    errors.MissingIdempotencyKey: HTTPStatus.BAD_REQUEST,
+    errors.MalformedIdempotencyKey: HTTPStatus.BAD_REQUEST,
+    errors.InvalidCursor: HTTPStatus.BAD_REQUEST,
+    errors.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    errors.InvalidRefreshToken: HTTPStatus.UNAUTHORIZED,
+    errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    errors.StepUpFailed: HTTPStatus.FORBIDDEN,
+    errors.UserNotFound: HTTPStatus.NOT_FOUND,
+    errors.ReceiverNotFound: HTTPStatus.NOT_FOUND,
+    errors.TransactionNotFound: HTTPStatus.NOT_FOUND,
+    errors.VaultEntryNotFound: HTTPStatus.NOT_FOUND,
+    errors.EmailAlreadyRegistered: HTTPStatus.CONFLICT,
+    errors.AadhaarAlreadyRegistered: HTTPStatus.CONFLICT,
+    errors.RequestInFlight: HTTPStatus.CONFLICT,
+    errors.OutcomeUnknown: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.ConcurrentUpdate: HTTPStatus.CONFLICT,
+    errors.DuplicateTransaction: HTTPStatus.CONFLICT,
+    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.WeakPassword: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.SelfTransfer: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.AmountAboveLimit: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.InsufficientFunds: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.AccountLocked: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.VaultIntegrityError: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+
+def status_of(error: errors.DomainError) -> HTTPStatus:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    raise LookupError(f"no HTTP status for {type(error).__name__}")
+
+
+def title_of(code: str) -> str:
+    return code.replace("-", " ").capitalize()
+
+
+def problem(
+    status: HTTPStatus,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response[str]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE_URI + code,
+        "title": title_of(code),
+        "status": int(status),
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        count_refusal(code)
+    return Response(
+        status_code=int(status),
+        content_type=PROBLEM_JSON,
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def count_refusal(code: str) -> None:
+    """Failures by reason: every refused request counts once under its problem type."""
+    with single_metric(
+        name="RequestRefused", unit=MetricUnit.Count, value=1, default_dimensions={"service": metrics.service or "vaultpay"}
+    ) as metric:
+        metric.add_dimension(name="problem", value=code)
+
+
+def _safe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Where and what, without the offending input (it may be a secret)."""
+    safe = []
+    for error in raw:
+        location = [str(part) for part in error.get("loc", ())]
+        safe.append({"location": location, "message": str(error.get("msg", "invalid")), "type": str(error.get("type", ""))})
+    return safe
+
+
+def _request_path(app: APIGatewayHttpResolver) -> str | None:
+    return app.current_event.path if app.current_event else None
+
+
+def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
+    def _instance() -> str | None:
+        return _request_path(app)
+
+    @app.exception_handler(errors.DomainError)
+    def _domain_error(error: errors.DomainError) -> Response[str]:
+        status = status_of(error)
+        extensions: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if error.retry_after_seconds is not None:
+            headers["Retry-After"] = str(error.retry_after_seconds)
+        if isinstance(error, errors.InsufficientFunds):
+            extensions["reference_id"] = error.reference_id
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.error("request failed", extra={"problem": error.code})
+        else:
+            logger.info("request refused", extra={"problem": error.code, "status": int(status)})
+        return problem(status, error.code, error.detail, instance=_instance(), headers=headers, **extensions)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response[str]:
+        details = _safe_validation_errors(error.errors())
+        if any(detail["type"] == "json_invalid" for detail in details):
+            return problem(
+                HTTPStatus.BAD_REQUEST, "malformed-request", "The request body is not valid JSON.", instance=_instance()
+            )
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "validation-error",
+            "The request is not valid; see 'errors'.",
+            instance=_instance(),
+            errors=details,
+        )
+
+    @app.exception_handler(ResponseValidationError)
+    def _response_invalid(error: ResponseValidationError) -> Response[str]:
+        # Our bug, not the caller's: say nothing about it beyond that it failed.
+        logger.error("response failed validation", extra={"errors": _safe_validation_errors(error.errors())})
+        return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "The request failed.", instance=_instance())
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(_: UnicodeDecodeError) -> Response[str]:
+        # Raised while decoding a base64 request body that is not UTF-8 text, before any parsing.
+        error = errors.MalformedRequest("The request body is not UTF-8 text.")
+        return problem(status_of(error), error.code, error.detail, instance=_instance())
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media(_: RequestUnsupportedContentType) -> Response[str]:
+        return problem(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Send the body as application/json.",
+            instance=_instance(),
+        )
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(_: NotFoundError) -> Response[str]:
+        return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())

@@ -1,0 +1,226 @@
+"""The main table's single-table design: keys, and records to and from items.
+
+    USER#<id>            PROFILE                       profile (email, name, password hash, last 4)
+    USER#<id>            ACCOUNT                       balance (paise), version, last_txn
+    USER#<id>            LEDGER#<created_at>#<ref>     one side of a transaction (GSI1: by direction)
+    USER#<id>            EVENT#<at>#<request id>       Aadhaar reveal event (feeds the audit stream)
+    EMAIL#<email>        EMAIL                         uniqueness guard -> user id
+    AADHAAR#<blind idx>  AADHAAR                       uniqueness guard -> user id (no number)
+    TXN#<ref>            TXN                           the transaction
+    REFRESH#<sha256>     REFRESH                       refresh token (hash only), TTL
+    FAMILY#<id>          FAMILY                        refresh-token family (revocation), TTL
+    LOGIN#<email>        FAILURES                      failed-login counter, TTL
+
+Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultpay.core.dynamo import Item, iso, marshal, marshal_values, parse_iso
+from vaultpay.core.records import (
+    AccountRecord,
+    Direction,
+    LedgerEntry,
+    PartyRef,
+    ProfileRecord,
+    TransactionRecord,
+)
+
+PK = "PK"
+SK = "SK"
+PROFILE_SK = "PROFILE"
+ACCOUNT_SK = "ACCOUNT"
+EMAIL_SK = "EMAIL"
+AADHAAR_SK = "AADHAAR"
+TXN_SK = "TXN"
+REFRESH_SK = "REFRESH"
+FAMILY_SK = "FAMILY"
+FAILURES_SK = "FAILURES"
+LEDGER_PREFIX = "LEDGER#"
+EVENT_PREFIX = "EVENT#"
+
+TYPE_PROFILE = "PROFILE"
+TYPE_ACCOUNT = "ACCOUNT"
+TYPE_EMAIL_GUARD = "EMAIL_GUARD"
+TYPE_AADHAAR_GUARD = "AADHAAR_GUARD"
+TYPE_TXN = "TXN"
+TYPE_LEDGER = "LEDGER"
+TYPE_REFRESH = "REFRESH_TOKEN"
+TYPE_FAMILY = "TOKEN_FAMILY"
+TYPE_LOGIN_FAILURES = "LOGIN_FAILURES"
+TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def user_id_of(pk: str) -> str:
+    return pk.removeprefix("USER#")
+
+
+def email_pk(email: str) -> str:
+    return f"EMAIL#{email}"
+
+
+def aadhaar_pk(blind_index: str) -> str:
+    return f"AADHAAR#{blind_index}"
+
+
+def txn_pk(reference_id: str) -> str:
+    return f"TXN#{reference_id}"
+
+
+def refresh_pk(token_hash: str) -> str:
+    return f"REFRESH#{token_hash}"
+
+
+def family_pk(family_id: str) -> str:
+    return f"FAMILY#{family_id}"
+
+
+def login_failures_pk(email: str) -> str:
+    return f"LOGIN#{email}"
+
+
+def direction_pk(user_id: str, direction: Direction) -> str:
+    return f"USER#{user_id}#{direction.upper()}"
+
+
+def key(pk: str, sk: str) -> dict[str, str]:
+    return {PK: pk, SK: sk}
+
+
+# ---------------------------------------------------------------- profile and account
+def profile_from_item(item: Item) -> ProfileRecord:
+    return ProfileRecord(
+        user_id=item["user_id"],
+        email=item["email"],
+        full_name=item["full_name"],
+        password_hash=item["password_hash"],
+        aadhaar_last4=item["aadhaar_last4"],
+        created_at=parse_iso(item["created_at"]),
+    )
+
+
+def account_from_item(item: Item) -> AccountRecord:
+    return AccountRecord(
+        user_id=item["user_id"],
+        email=item["email"],
+        full_name=item["full_name"],
+        balance=int(item["balance"]),
+        version=int(item["version"]),
+    )
+
+
+# ---------------------------------------------------------------- transactions and ledger
+def _party_item(party: PartyRef) -> dict[str, str]:
+    return {"user_id": party.user_id, "email": party.email, "full_name": party.full_name}
+
+
+def transaction_item(txn: TransactionRecord) -> Item:
+    return {
+        **key(txn_pk(txn.reference_id), TXN_SK),
+        "type": TYPE_TXN,
+        "reference_id": txn.reference_id,
+        "kind": txn.kind,
+        "status": txn.status,
+        "sender": _party_item(txn.sender),
+        "receiver": _party_item(txn.receiver),
+        "amount": txn.amount,
+        "note": txn.note,
+        "failure_reason": txn.failure_reason,
+        "created_at": iso(txn.created_at),
+    }
+
+
+def transaction_from_item(item: Item) -> TransactionRecord:
+    return TransactionRecord(
+        reference_id=item["reference_id"],
+        kind=item["kind"],
+        status=item["status"],
+        sender=PartyRef(**item["sender"]),
+        receiver=PartyRef(**item["receiver"]),
+        amount=int(item["amount"]),
+        note=item.get("note"),
+        failure_reason=item.get("failure_reason"),
+        created_at=parse_iso(item["created_at"]),
+    )
+
+
+def ledger_sk(entry_time: str, reference_id: str) -> str:
+    return f"{LEDGER_PREFIX}{entry_time}#{reference_id}"
+
+
+def ledger_item(owner: PartyRef, txn: TransactionRecord, direction: Direction) -> Item:
+    counterparty = txn.receiver if direction == "sent" else txn.sender
+    created = iso(txn.created_at)
+    return {
+        **key(user_pk(owner.user_id), ledger_sk(created, txn.reference_id)),
+        "GSI1PK": direction_pk(owner.user_id, direction),
+        "GSI1SK": f"{created}#{txn.reference_id}",
+        "type": TYPE_LEDGER,
+        "reference_id": txn.reference_id,
+        "direction": direction,
+        "counterparty": _party_item(counterparty),
+        "amount": txn.amount,
+        "status": txn.status,
+        "note": txn.note,
+        "created_at": created,
+    }
+
+
+def ledger_items(txn: TransactionRecord) -> list[Item]:
+    """The ledger entries of a transaction: both sides when it moved money, the sender's alone when it failed."""
+    entries = [ledger_item(txn.sender, txn, "sent")]
+    if txn.status == "SUCCESS":
+        entries.append(ledger_item(txn.receiver, txn, "received"))
+    return entries
+
+
+def ledger_from_item(item: Item) -> LedgerEntry:
+    return LedgerEntry(
+        reference_id=item["reference_id"],
+        direction=item["direction"],
+        counterparty=PartyRef(**item["counterparty"]),
+        amount=int(item["amount"]),
+        status=item["status"],
+        note=item.get("note"),
+        created_at=parse_iso(item["created_at"]),
+    )
+
+
+def account_balance_update(
+    table: str, user_id: str, delta: int, txn: TransactionRecord, *, require_funds: bool
+) -> dict[str, Any]:
+    """A TransactWriteItems Update moving ``delta`` paise on an existing account.
+
+    A debit (``require_funds``) is conditioned on ``balance >= amount``, so a balance can never
+    go below zero however many transfers race; every change bumps ``version`` (the ETag) and
+    names the transaction that caused it (``last_txn``, read by the audit consumer).
+    """
+    condition = "attribute_exists(PK)"
+    values: dict[str, Any] = {":delta": delta, ":one": 1, ":ref": txn.reference_id, ":now": iso(txn.created_at)}
+    if require_funds:
+        condition += " AND balance >= :needed"
+        values[":needed"] = -delta
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": marshal(key(user_pk(user_id), ACCOUNT_SK)),
+            "UpdateExpression": "SET balance = balance + :delta, version = version + :one, last_txn = :ref, updated_at = :now",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": marshal_values(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def put(table: str, item: Item, *, unique: bool = False) -> dict[str, Any]:
+    """A TransactWriteItems Put; ``unique`` conditions it on the key being new."""
+    request: dict[str, Any] = {"TableName": table, "Item": marshal(item)}
+    if unique:
+        request["ConditionExpression"] = "attribute_not_exists(PK)" if PK in item else "attribute_not_exists(pk)"
+    return {"Put": request}

@@ -1,0 +1,32 @@
+"""The identity function's composition."""
+
+from __future__ import annotations
+
+from functools import lru_cache, partial
+
+from vaultpay.core import aws
+from vaultpay.core.clock import utc_now
+from vaultpay.core.secrets import secret_value
+from vaultpay.core.settings import get_identity_settings
+from vaultpay.identity.dynamo import DynamoUserRepository
+from vaultpay.identity.dynamo_tokens import DynamoTokenRepository
+from vaultpay.identity.logic import IdentityService
+from vaultpay.identity.shared_composition import access_tokens, login_guard
+from vaultpay.vault.kms import KmsDataKeys
+
+
+@lru_cache(maxsize=1)
+def identity_service() -> IdentityService:
+    settings = get_identity_settings()
+    client = aws.dynamodb()
+    return IdentityService(
+        users=DynamoUserRepository(client, settings.main_table_name, settings.vault_table_name),
+        tokens=DynamoTokenRepository(client, settings.main_table_name),
+        data_keys=KmsDataKeys(aws.kms(), settings.vault_key_arn),
+        login_guard=login_guard(settings, settings.main_table_name),
+        access_tokens=access_tokens(settings),
+        blind_index_key=partial(secret_value, settings.blind_index_secret_arn, settings.secret_cache_seconds),
+        welcome_credit_paise=settings.welcome_credit_paise,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        clock=utc_now,
+    )

@@ -1,0 +1,124 @@
+"""Refresh tokens (stored as SHA-256 hashes only) and their families."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vaultpay.core import table as keys
+from vaultpay.core.dynamo import (
+    TransactItem,
+    error_code,
+    iso,
+    marshal,
+    marshal_values,
+    read_item,
+    transact_write,
+    write_transaction,
+)
+from vaultpay.core.errors import InvalidRefreshToken, RefreshTokenReused
+from vaultpay.identity.models import RefreshTokenRecord
+
+
+class DynamoTokenRepository:
+    def __init__(self, client: Any, main_table: str) -> None:
+        self._client = client
+        self._main = main_table
+
+    def _token_item(self, token_hash: str, user_id: str, family_id: str, expires_at: int, now: datetime) -> dict[str, Any]:
+        return {
+            **keys.key(keys.refresh_pk(token_hash), keys.REFRESH_SK),
+            "type": keys.TYPE_REFRESH,
+            "user_id": user_id,
+            "family_id": family_id,
+            "status": "ACTIVE",
+            "issued_at": iso(now),
+            "expires_at": expires_at,
+        }
+
+    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None:
+        transact_write(
+            self._client,
+            [
+                keys.put(
+                    self._main,
+                    {
+                        **keys.key(keys.family_pk(family_id), keys.FAMILY_SK),
+                        "type": keys.TYPE_FAMILY,
+                        "family_id": family_id,
+                        "user_id": user_id,
+                        "revoked": False,
+                        "created_at": iso(now),
+                        "expires_at": expires_at,
+                    },
+                    unique=True,
+                ),
+                keys.put(self._main, self._token_item(token_hash, user_id, family_id, expires_at, now), unique=True),
+            ],
+            conflict_retries=2,
+        )
+
+    def get(self, token_hash: str) -> RefreshTokenRecord | None:
+        data = read_item(self._client, self._main, keys.key(keys.refresh_pk(token_hash), keys.REFRESH_SK))
+        if data is None:
+            return None
+        return RefreshTokenRecord(
+            token_hash=token_hash,
+            user_id=data["user_id"],
+            family_id=data["family_id"],
+            status=data["status"],
+            expires_at=int(data["expires_at"]),
+        )
+
+    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None:
+        """Mark ``old`` used and issue ``new_hash`` in its family, atomically.
+
+        Raises RefreshTokenReused when ``old`` was already used (a concurrent or replayed
+        refresh), InvalidRefreshToken when the family is revoked.
+        """
+        mark_used = {
+            "Update": {
+                "TableName": self._main,
+                "Key": marshal(keys.key(keys.refresh_pk(old.token_hash), keys.REFRESH_SK)),
+                "UpdateExpression": "SET #status = :used, used_at = :now",
+                "ConditionExpression": "#status = :active",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": marshal_values({":used": "USED", ":active": "ACTIVE", ":now": iso(now)}),
+            }
+        }
+        extend_family = {
+            "Update": {
+                "TableName": self._main,
+                "Key": marshal(keys.key(keys.family_pk(old.family_id), keys.FAMILY_SK)),
+                "UpdateExpression": "SET expires_at = :expires, last_rotated_at = :now",
+                "ConditionExpression": "revoked = :false",
+                "ExpressionAttributeValues": marshal_values({":expires": expires_at, ":now": iso(now), ":false": False}),
+            }
+        }
+        write_transaction(
+            self._client,
+            [
+                TransactItem(mark_used, on_condition_failed=lambda _: RefreshTokenReused()),
+                TransactItem(
+                    keys.put(self._main, self._token_item(new_hash, old.user_id, old.family_id, expires_at, now), unique=True)
+                ),
+                TransactItem(extend_family, on_condition_failed=lambda _: InvalidRefreshToken(), precedence=1),
+            ],
+            conflict_retries=2,
+        )
+
+    def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
+        """Revoke every token of the family; revoking twice changes nothing."""
+        try:
+            self._client.update_item(
+                TableName=self._main,
+                Key=marshal(keys.key(keys.family_pk(family_id), keys.FAMILY_SK)),
+                UpdateExpression="SET revoked = :true, revoked_at = :now, revoked_reason = :reason",
+                ConditionExpression="revoked = :false",
+                ExpressionAttributeValues=marshal_values({":true": True, ":false": False, ":now": iso(now), ":reason": reason}),
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise

@@ -1,0 +1,87 @@
+"""The identity feature's models: its API requests and responses, and the records it stores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vaultpay.core.models import (
+    Aadhaar,
+    Email,
+    FullName,
+    LooseEmail,
+    Money,
+    Password,
+    RefreshToken,
+    RequestModel,
+    ResponseModel,
+    Timestamp,
+)
+
+
+class RegisterRequest(RequestModel):
+    email: Email
+    password: Password
+    full_name: FullName
+    aadhaar: Aadhaar
+
+
+class LoginRequest(RequestModel):
+    email: LooseEmail
+    password: Password
+
+
+class RefreshRequest(RequestModel):
+    refresh: RefreshToken
+
+
+class LogoutRequest(RequestModel):
+    refresh: RefreshToken
+
+
+class Profile(ResponseModel):
+    id: str
+    email: str
+    full_name: str
+    aadhaar_masked: str = Field(examples=["XXXX XXXX 2346"])
+    created_at: Timestamp
+
+
+class RegisteredUser(Profile):
+    balance: Money
+
+
+class TokenPair(ResponseModel):
+    access: str
+    refresh: str
+    expires_in: int = Field(description="Lifetime of the access token, in seconds.")
+
+
+# ---------------------------------------------------------------- records
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class NewUser(_Record):
+    user_id: str
+    email: str
+    full_name: str
+    password_hash: str
+    aadhaar_last4: str = Field(pattern=r"^[0-9]{4}$")
+    created_at: datetime
+
+
+class RefreshTokenRecord(_Record):
+    token_hash: str
+    user_id: str
+    family_id: str
+    status: Literal["ACTIVE", "USED"]
+    expires_at: int
+
+
+class LoginFailures(_Record):
+    count: int
+    window_started_at: int
+    locked_until: int | None = None

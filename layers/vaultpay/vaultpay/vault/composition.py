@@ -1,0 +1,29 @@
+"""The vault function's composition root: the reveal service with its adapters, once per execution environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from vaultpay.core import aws
+from vaultpay.core.clock import utc_now
+from vaultpay.core.settings import get_vault_settings
+from vaultpay.identity.dynamo import DynamoProfileReader
+from vaultpay.identity.shared_composition import login_guard
+from vaultpay.vault.dynamo import DynamoRevealLog, DynamoVaultStore
+from vaultpay.vault.kms import KmsDataKeys
+from vaultpay.vault.logic import VaultService
+
+
+@lru_cache(maxsize=1)
+def vault_service() -> VaultService:
+    settings = get_vault_settings()
+    client = aws.dynamodb()
+    return VaultService(
+        profiles=DynamoProfileReader(client, settings.main_table_name),
+        reveals=DynamoRevealLog(client, settings.main_table_name),
+        sealed=DynamoVaultStore(client, settings.vault_table_name),
+        data_keys=KmsDataKeys(aws.kms(), settings.vault_key_arn),
+        login_guard=login_guard(settings, settings.main_table_name),
+        clock=utc_now,
+        reveal_event_ttl_seconds=settings.reveal_event_ttl_seconds,
+    )

@@ -1,0 +1,90 @@
+"""The Aadhaar vault: envelope encryption, the blind index, and the owner-only reveal.
+
+Envelope: KMS makes a fresh AES-256 data key per number, bound to the encryption context
+{purpose: aadhaar, user_id}; the number is sealed with AES-256-GCM under a random 96-bit
+nonce with the same context as associated data; only the KMS-wrapped key is stored. An entry
+moved to another user fails twice over: KMS refuses the context, and GCM refuses the AAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vaultpay.core.errors import StepUpFailed, UserNotFound, VaultEntryNotFound, VaultIntegrityError
+from vaultpay.core.passwords import verify_password
+from vaultpay.identity.lockout import LoginGuard
+from vaultpay.vault.models import RevealAadhaarRequest, RevealedAadhaar, SealedAadhaar
+from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
+
+PURPOSE = "aadhaar"
+NONCE_BYTES = 12
+
+
+def encryption_context(user_id: str) -> dict[str, str]:
+    return {"purpose": PURPOSE, "user_id": user_id}
+
+
+def _associated_data(context: dict[str, str]) -> bytes:
+    return json.dumps(context, sort_keys=True, separators=(",", ":")).encode()
+
+
+def seal_aadhaar(aadhaar: str, user_id: str, data_keys: DataKeyProvider) -> SealedAadhaar:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    context = encryption_context(user_id)
+    data_key = data_keys.generate(context)
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(data_key.plaintext).encrypt(nonce, aadhaar.encode(), _associated_data(context))
+    return SealedAadhaar(key_id=data_key.key_id, wrapped_key=data_key.wrapped, nonce=nonce, ciphertext=ciphertext)
+
+
+def open_aadhaar(sealed: SealedAadhaar, user_id: str, data_keys: DataKeyProvider) -> str:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    context = encryption_context(user_id)
+    key = data_keys.unwrap(sealed.key_id, sealed.wrapped_key, context)
+    try:
+        return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _associated_data(context)).decode()
+    except InvalidTag:
+        raise VaultIntegrityError() from None
+
+
+def blind_index(aadhaar: str, key: str) -> str:
+    """A keyed HMAC-SHA256 of the number: equal numbers collide, nothing about the number leaks."""
+    return hmac.new(key.encode(), aadhaar.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class VaultService:
+    profiles: ProfileReader
+    reveals: RevealLog
+    sealed: SealedStore
+    data_keys: DataKeyProvider
+    login_guard: LoginGuard
+    clock: Callable[[], datetime]
+    reveal_event_ttl_seconds: int
+
+    def reveal(self, user_id: str, request_id: str, request: RevealAadhaarRequest) -> RevealedAadhaar:
+        """The owner's number, after the password is re-entered. The reveal is recorded (for the
+        audit trail) before the number leaves; failed attempts count toward the login lockout."""
+        profile = self.profiles.get_profile(user_id)
+        if profile is None:
+            raise UserNotFound()
+        self.login_guard.ensure_not_locked(profile.email)
+        if not verify_password(profile.password_hash, request.password):
+            self.login_guard.record_failure(profile.email)
+            raise StepUpFailed()
+        sealed = self.sealed.get(user_id)
+        if sealed is None:
+            raise VaultEntryNotFound()
+        aadhaar = open_aadhaar(sealed, user_id, self.data_keys)
+        now = self.clock()
+        self.reveals.record_reveal(user_id, request_id, now, now + timedelta(seconds=self.reveal_event_ttl_seconds))
+        return RevealedAadhaar(aadhaar=aadhaar)

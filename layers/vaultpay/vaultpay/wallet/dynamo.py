@@ -1,0 +1,145 @@
+"""Wallet data access: the transfer transaction, its failure record, balances and history."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from vaultpay.core import table as keys
+from vaultpay.core.dynamo import (
+    TransactItem,
+    marshal,
+    marshal_values,
+    read_item,
+    unmarshal,
+    write_transaction,
+)
+from vaultpay.core.errors import DuplicateTransaction, InsufficientFunds, ReceiverNotFound, UserNotFound
+from vaultpay.core.records import AccountRecord, Direction, LedgerEntry, PartyRef, TransactionRecord
+
+
+def _duplicate(_seen: object) -> DuplicateTransaction:
+    return DuplicateTransaction()
+
+
+class DynamoWalletRepository:
+    def __init__(self, client: Any, main_table: str, *, conflict_retries: int = 4) -> None:
+        self._client = client
+        self._main = main_table
+        self._conflict_retries = conflict_retries
+
+    def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
+        """The sender's account and the receiver (by e-mail), in one BatchGetItem."""
+        sender_key = keys.key(keys.user_pk(sender_id), keys.ACCOUNT_SK)
+        guard_key = keys.key(keys.email_pk(receiver_email), keys.EMAIL_SK)
+        # Strongly consistent: someone who registered a moment ago can be paid at once.
+        request: dict[str, Any] = {self._main: {"Keys": [marshal(sender_key), marshal(guard_key)], "ConsistentRead": True}}
+        found: list[dict[str, Any]] = []
+        while request:
+            response = self._client.batch_get_item(RequestItems=request)
+            found.extend(unmarshal(item) for item in response.get("Responses", {}).get(self._main, []))
+            request = response.get("UnprocessedKeys") or {}
+        sender = next((keys.account_from_item(item) for item in found if item[keys.PK] == sender_key[keys.PK]), None)
+        receiver = next(
+            (
+                PartyRef(user_id=item["user_id"], email=receiver_email, full_name=item["full_name"])
+                for item in found
+                if item[keys.PK] == guard_key[keys.PK]
+            ),
+            None,
+        )
+        return sender, receiver
+
+    def commit_transfer(self, txn: TransactionRecord) -> None:
+        """Debit, credit, the transaction and both ledger entries in one TransactWriteItems.
+
+        The transaction's Put is conditioned on its reference being new: a retry of a
+        request that already committed raises DuplicateTransaction and moves nothing.
+        """
+        write_transaction(
+            self._client,
+            [
+                TransactItem(
+                    keys.account_balance_update(self._main, txn.sender.user_id, -txn.amount, txn, require_funds=True),
+                    on_condition_failed=lambda seen: InsufficientFunds(txn.reference_id) if seen else UserNotFound(),
+                    precedence=1,
+                ),
+                TransactItem(
+                    keys.account_balance_update(self._main, txn.receiver.user_id, txn.amount, txn, require_funds=False),
+                    on_condition_failed=lambda _: ReceiverNotFound(),
+                    precedence=2,
+                ),
+                TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
+                *(TransactItem(keys.put(self._main, entry)) for entry in keys.ledger_items(txn)),
+            ],
+            conflict_retries=self._conflict_retries,
+        )
+
+    def record_failed_transfer(self, txn: TransactionRecord) -> None:
+        """A FAILED transaction and the sender's ledger entry; no balance moves. Recording it twice is a no-op."""
+        try:
+            write_transaction(
+                self._client,
+                [
+                    TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
+                    *(TransactItem(keys.put(self._main, entry)) for entry in keys.ledger_items(txn)),
+                ],
+                conflict_retries=self._conflict_retries,
+            )
+        except DuplicateTransaction:
+            return
+
+    def get_transaction(self, reference_id: str) -> TransactionRecord | None:
+        item = read_item(self._client, self._main, keys.key(keys.txn_pk(reference_id), keys.TXN_SK))
+        return keys.transaction_from_item(item) if item else None
+
+    def get_transactions(self, reference_ids: Collection[str]) -> dict[str, TransactionRecord]:
+        """Several transactions in BatchGetItem calls of up to 100 keys."""
+        found: dict[str, TransactionRecord] = {}
+        wanted = sorted(reference_ids)
+        for start in range(0, len(wanted), 100):
+            keys_ = [marshal(keys.key(keys.txn_pk(reference), keys.TXN_SK)) for reference in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._main: {"Keys": keys_, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._main, []):
+                    txn = keys.transaction_from_item(unmarshal(item))
+                    found[txn.reference_id] = txn
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def get_balance(self, user_id: str) -> tuple[int, int] | None:
+        """(balance, version) of an account, strongly consistent."""
+        data = read_item(
+            self._client, self._main, keys.key(keys.user_pk(user_id), keys.ACCOUNT_SK), projection="balance, version"
+        )
+        if data is None:
+            return None
+        return int(data["balance"]), int(data["version"])
+
+    def history(
+        self, user_id: str, direction: Direction | None, limit: int, after: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """One page of the ledger, newest first, in one Query (whatever the history's length).
+
+        ``after`` is the position (``<created_at>#<reference_id>``) of the last entry of the
+        previous page; the returned position is that of this page's last entry when more follow.
+        """
+        query: dict[str, Any] = {"TableName": self._main, "ScanIndexForward": False, "Limit": limit + 1}
+        if direction is None:
+            query["KeyConditionExpression"] = "PK = :pk AND begins_with(SK, :prefix)"
+            query["ExpressionAttributeValues"] = marshal_values({":pk": keys.user_pk(user_id), ":prefix": keys.LEDGER_PREFIX})
+        else:
+            query["IndexName"] = "GSI1"
+            query["KeyConditionExpression"] = "GSI1PK = :pk"
+            query["ExpressionAttributeValues"] = marshal_values({":pk": keys.direction_pk(user_id, direction)})
+        if after is not None:
+            start = keys.key(keys.user_pk(user_id), f"{keys.LEDGER_PREFIX}{after}")
+            if direction is not None:
+                start |= {"GSI1PK": keys.direction_pk(user_id, direction), "GSI1SK": after}
+            query["ExclusiveStartKey"] = marshal(start)
+        items = [unmarshal(item) for item in self._client.query(**query).get("Items", [])]
+        page = [keys.ledger_from_item(item) for item in items[:limit]]
+        more = len(items) > limit
+        last = items[limit - 1][keys.SK].removeprefix(keys.LEDGER_PREFIX) if more else None
+        return page, last

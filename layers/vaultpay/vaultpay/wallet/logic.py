@@ -1,0 +1,205 @@
+"""The wallet: exactly-once transfers, balance, history and transaction detail."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from vaultpay.core.errors import (
+    AmountAboveLimit,
+    ConcurrentUpdate,
+    DuplicateTransaction,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidCursor,
+    MalformedIdempotencyKey,
+    MissingIdempotencyKey,
+    ReceiverNotFound,
+    SelfTransfer,
+    TransactionNotFound,
+    UserNotFound,
+)
+from vaultpay.core.records import Direction, PartyRef, TransactionRecord
+from vaultpay.wallet.models import (
+    Balance,
+    HistoryEntry,
+    HistoryPage,
+    Party,
+    TransactionDetail,
+    TransferOutcome,
+    TransferReceipt,
+    TransferRequest,
+)
+from vaultpay.wallet.ports import WalletStore
+
+# Fixed forever: references already issued are derived from it.
+REFERENCE_NAMESPACE = uuid.UUID("6f1c3c1e-5a4b-4d0e-9b8e-7a2f1d9c4e10")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+_POSITION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z#[0-9a-f-]{36}$")
+_REFERENCE_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+FAILED_INSUFFICIENT_FUNDS = "insufficient-funds"
+
+
+def validate_idempotency_key(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise MissingIdempotencyKey()
+    if not IDEMPOTENCY_KEY_PATTERN.match(value):
+        raise MalformedIdempotencyKey()
+    return value
+
+
+def reference_for(sender_id: str, idempotency_key: str) -> str:
+    """The transfer's reference, derived from who asked and their key: the same request retried
+    after a crash gets the same reference, and the transaction's uniqueness guard catches it."""
+    return str(uuid.uuid5(REFERENCE_NAMESPACE, f"{sender_id}\n{idempotency_key}"))
+
+
+def _party(ref: PartyRef) -> Party:
+    return Party(email=ref.email, full_name=ref.full_name)
+
+
+def _who_may_see(txn: TransactionRecord) -> tuple[str, ...]:
+    if txn.status == "FAILED":
+        return (txn.sender.user_id,)
+    return (txn.sender.user_id, txn.receiver.user_id)
+
+
+def encode_cursor(position: str, direction: Direction | None) -> str:
+    payload = json.dumps({"p": position, "d": direction or "all"}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, direction: Direction | None) -> str:
+    """The position inside the caller's own partition. The partition itself is never taken from
+    the cursor, so no cursor can read another user's history."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor() from None
+    if not isinstance(payload, dict) or payload.get("d") != (direction or "all"):
+        raise InvalidCursor()
+    position = payload.get("p")
+    if not isinstance(position, str) or not _POSITION_PATTERN.match(position):
+        raise InvalidCursor()
+    return position
+
+
+@dataclass(frozen=True)
+class WalletService:
+    store: WalletStore
+    max_transfer_paise: int
+    clock: Callable[[], datetime]
+
+    # ------------------------------------------------------------ transfer
+    def transfer(self, sender_id: str, idempotency_key: str, request: TransferRequest) -> TransferOutcome:
+        if request.amount > self.max_transfer_paise:
+            raise AmountAboveLimit()
+        reference_id = reference_for(sender_id, idempotency_key)
+        sender, receiver = self.store.load_parties(sender_id, request.receiver_email)
+        if sender is None:
+            raise UserNotFound()
+        if receiver is None:
+            raise ReceiverNotFound()
+        if receiver.user_id == sender_id:
+            raise SelfTransfer()
+        txn = TransactionRecord(
+            reference_id=reference_id,
+            kind="TRANSFER",
+            status="SUCCESS",
+            sender=sender.party,
+            receiver=receiver,
+            amount=request.amount,
+            note=request.note or None,
+            created_at=self.clock(),
+        )
+        try:
+            self.store.commit_transfer(txn)
+        except DuplicateTransaction:
+            return self._original(reference_id, sender_id, request)
+        except InsufficientFunds:
+            self.store.record_failed_transfer(
+                txn.model_copy(update={"status": "FAILED", "failure_reason": FAILED_INSUFFICIENT_FUNDS})
+            )
+            raise
+        return TransferOutcome(receipt=self._receipt(txn, sender_id))
+
+    def _original(self, reference_id: str, sender_id: str, request: TransferRequest) -> TransferOutcome:
+        """The answer to a request whose transaction is already recorded: the original result."""
+        original = self.store.get_transaction(reference_id)
+        if original is None:
+            raise ConcurrentUpdate()
+        same_request = (
+            original.receiver.email == request.receiver_email
+            and original.amount == request.amount
+            and original.note == (request.note or None)
+        )
+        if not same_request:
+            raise IdempotencyKeyReused()
+        if original.status == "FAILED":
+            raise InsufficientFunds(reference_id)
+        return TransferOutcome(receipt=self._receipt(original, sender_id), replayed=True)
+
+    def _receipt(self, txn: TransactionRecord, sender_id: str) -> TransferReceipt:
+        balance = self.store.get_balance(sender_id)
+        if balance is None:
+            raise UserNotFound()
+        return TransferReceipt(
+            reference_id=txn.reference_id,
+            status=txn.status,
+            amount=txn.amount,
+            receiver=_party(txn.receiver),
+            note=txn.note,
+            created_at=txn.created_at,
+            balance=balance[0],
+        )
+
+    # ------------------------------------------------------------ reads
+    def balance(self, user_id: str) -> Balance:
+        found = self.store.get_balance(user_id)
+        if found is None:
+            raise UserNotFound()
+        return Balance(balance=found[0], version=found[1])
+
+    def history(self, user_id: str, limit: int, cursor: str | None, direction: Direction | None) -> HistoryPage:
+        after = decode_cursor(cursor, direction) if cursor else None
+        entries, last = self.store.history(user_id, direction, limit, after)
+        return HistoryPage(
+            results=[
+                HistoryEntry(
+                    reference_id=entry.reference_id,
+                    direction=entry.direction,
+                    counterparty=_party(entry.counterparty),
+                    amount=entry.amount,
+                    status=entry.status,
+                    note=entry.note,
+                    created_at=entry.created_at,
+                )
+                for entry in entries
+            ],
+            next_cursor=encode_cursor(last, direction) if last else None,
+        )
+
+    def transaction(self, user_id: str, reference_id: str) -> TransactionDetail:
+        """A transaction, to its sender or receiver only (a failed one to its sender only):
+        to anyone else it does not exist."""
+        txn = self.store.get_transaction(reference_id) if _REFERENCE_PATTERN.match(reference_id) else None
+        if txn is None or user_id not in _who_may_see(txn):
+            raise TransactionNotFound()
+        return TransactionDetail(
+            reference_id=txn.reference_id,
+            kind=txn.kind,
+            status=txn.status,
+            direction="sent" if txn.sender.user_id == user_id else "received",
+            amount=txn.amount,
+            sender=_party(txn.sender),
+            receiver=_party(txn.receiver),
+            note=txn.note,
+            failure_reason=txn.failure_reason,
+            created_at=txn.created_at,
+        )

@@ -1,0 +1,92 @@
+"""The wallet feature's models: transfer requests and receipts, balance, history and detail."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vaultpay.core.models import Email, Money, Note, Paise, RequestModel, ResponseModel, Timestamp
+
+
+class TransferRequest(RequestModel):
+    receiver_email: Email
+    amount: Paise
+    note: Note | None = None
+
+
+class Party(ResponseModel):
+    email: str
+    full_name: str
+
+
+TransactionStatus = Literal["SUCCESS", "FAILED"]
+Direction = Literal["sent", "received"]
+
+
+class TransferReceipt(ResponseModel):
+    reference_id: str
+    status: TransactionStatus
+    amount: Money
+    receiver: Party
+    note: str | None
+    created_at: Timestamp
+    balance: Money = Field(description="The sender's balance right after the transfer.")
+
+
+class Balance(ResponseModel):
+    balance: Money
+    currency: Literal["INR"] = "INR"
+    version: int
+
+
+class HistoryEntry(ResponseModel):
+    reference_id: str
+    direction: Direction
+    counterparty: Party
+    amount: Money
+    status: TransactionStatus
+    note: str | None
+    created_at: Timestamp
+
+
+class HistoryPage(ResponseModel):
+    results: list[HistoryEntry]
+    next_cursor: str | None
+
+
+class TransactionDetail(ResponseModel):
+    reference_id: str
+    kind: Literal["TRANSFER", "WELCOME_CREDIT"]
+    status: TransactionStatus
+    direction: Direction
+    amount: Money
+    sender: Party
+    receiver: Party
+    note: str | None
+    failure_reason: str | None
+    created_at: Timestamp
+
+
+# ---------------------------------------------------------------- inside the function
+class TransferCommand(BaseModel):
+    """A transfer as the idempotency layer sees it: who, with which key, asked for what.
+
+    Its key is (user_id, idempotency_key); its payload, checked on every retry, is the
+    normalized transfer (amount in paise, e-mail lower-cased), so "250" and "250.00" agree.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    idempotency_key: str
+    transfer: TransferRequest
+
+
+class TransferOutcome(BaseModel):
+    """What a transfer returns, and whether it is the stored result of an earlier request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    receipt: TransferReceipt
+    replayed: bool = False

@@ -1,0 +1,390 @@
+"""Wallet: exactly-once transfers, failures that move nothing, balance, history, detail (moto)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.handlers.conftest import Invoke, body, scan_all, table_snapshot
+from tests.support.data import registration
+from tests.support.events import http_event
+from vaultpay.core.records import PartyRef, TransactionRecord
+from vaultpay.wallet.dynamo import DynamoWalletRepository
+
+
+@pytest.fixture
+def people(identity: Invoke) -> dict[str, str]:
+    """Two registered users (Rs 10,000.00 each): name -> user id."""
+    ids = {}
+    for name in ("asha", "ravi"):
+        response = identity(
+            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
+        )
+        ids[name] = body(response)["id"]
+    return ids
+
+
+def transfer(wallet: Invoke, sender: str, payload: dict[str, Any], key: str | None = "k-" + "0" * 12) -> dict[str, Any]:
+    headers = {"idempotency-key": key} if key is not None else {}
+    return wallet(http_event("POST", "/api/wallet/transfer/", body=payload, headers=headers, user_id=sender))
+
+
+def balance(wallet: Invoke, user: str) -> str:
+    return str(body(wallet(http_event("GET", "/api/wallet/balance/", user_id=user)))["balance"])
+
+
+class TestTransfer:
+    def test_a_transfer_moves_money_and_returns_the_new_balance(self, wallet: Invoke, people: dict[str, str]) -> None:
+        # When Asha sends Rs 250 to Ravi
+        response = transfer(wallet, people["asha"], {"receiver_email": "RAVI@example.com", "amount": "250.00", "note": "chai"})
+        # Then it is created, with her new balance, and both balances moved
+        assert response["statusCode"] == 201, response
+        receipt = body(response)
+        assert receipt["status"] == "SUCCESS"
+        assert receipt["amount"] == "250.00"
+        assert receipt["balance"] == "9750.00"
+        assert receipt["receiver"] == {"email": "ravi@example.com", "full_name": "Ravi"}
+        assert response["headers"]["Location"] == f"/api/wallet/transactions/{receipt['reference_id']}/"
+        assert balance(wallet, people["asha"]) == "9750.00"
+        assert balance(wallet, people["ravi"]) == "10250.00"
+
+    def test_a_retry_with_the_same_key_replays_and_moves_nothing(self, wallet: Invoke, people: dict[str, str]) -> None:
+        payload = {"receiver_email": "ravi@example.com", "amount": "100"}
+        first = transfer(wallet, people["asha"], payload, key="retry-key-0001")
+        again = transfer(wallet, people["asha"], {**payload, "amount": "100.00"}, key="retry-key-0001")
+        assert again["statusCode"] == 201
+        assert again["headers"]["Idempotent-Replayed"] == "true"
+        assert body(again)["reference_id"] == body(first)["reference_id"]
+        assert "Idempotent-Replayed" not in first["headers"]
+        assert balance(wallet, people["ravi"]) == "10100.00"
+
+    def test_the_same_key_with_another_body_is_422(self, wallet: Invoke, people: dict[str, str]) -> None:
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "100"}, key="reused-key-001")
+        response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "200"}, key="reused-key-001")
+        assert response["statusCode"] == 422
+        assert body(response)["type"].endswith("idempotency-key-reused")
+        assert balance(wallet, people["ravi"]) == "10100.00"
+
+    def test_the_same_key_from_two_users_are_two_transfers(self, wallet: Invoke, people: dict[str, str]) -> None:
+        a = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key="shared-key-0001")
+        b = transfer(wallet, people["ravi"], {"receiver_email": "asha@example.com", "amount": "1"}, key="shared-key-0001")
+        assert body(a)["reference_id"] != body(b)["reference_id"]
+
+    @pytest.mark.parametrize("key", [None, "", "short", "has spaces in it", "x" * 129, "bad/slash-key"])
+    def test_a_missing_or_malformed_key_is_400_and_moves_nothing(
+        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str], key: str | None
+    ) -> None:
+        before = table_snapshot(dynamodb, aws_stack)
+        response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=key)
+        assert response["statusCode"] == 400
+        assert table_snapshot(dynamodb, aws_stack) == before
+
+    def test_insufficient_funds_is_422_records_a_failed_transaction_and_moves_nothing(
+        self, wallet: Invoke, people: dict[str, str]
+    ) -> None:
+        # When Asha sends more than she has
+        response = transfer(
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+        )
+        # Then the problem is insufficient-funds, balances are untouched
+        assert response["statusCode"] == 422
+        problem = body(response)
+        assert problem["type"].endswith("insufficient-funds")
+        assert balance(wallet, people["asha"]) == "10000.00"
+        assert balance(wallet, people["ravi"]) == "10000.00"
+        # And a FAILED transaction is in her history, not in Ravi's
+        history = body(wallet(http_event("GET", "/api/wallet/history/", user_id=people["asha"])))["results"]
+        assert history[0]["status"] == "FAILED"
+        assert history[0]["reference_id"] == problem["reference_id"]
+        ravi_history = body(wallet(http_event("GET", "/api/wallet/history/", user_id=people["ravi"])))["results"]
+        assert all(entry["status"] == "SUCCESS" for entry in ravi_history)
+
+    def test_a_refused_transfer_is_counted_by_its_reason(
+        self, wallet: Invoke, people: dict[str, str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # When Asha sends more than she has, then sends to herself
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0002")
+        transfer(wallet, people["asha"], {"receiver_email": "asha@example.com", "amount": "1.00"}, key="to-self-00001")
+        # Then each refusal is one RequestRefused metric (EMF on stdout) with its reason as a dimension
+        refusals = [
+            (metric["problem"], metric["RequestRefused"])
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith("{") and "RequestRefused" in (metric := json.loads(line))
+        ]
+        assert refusals == [("insufficient-funds", [1.0]), ("self-transfer", [1.0])]
+        # And retrying the same key gives the same answer
+        again = transfer(
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+        )
+        assert again["statusCode"] == 422
+
+    @pytest.mark.parametrize(
+        ("payload", "status"),
+        [
+            ({"receiver_email": "asha@example.com", "amount": "1"}, 422),  # self
+            ({"receiver_email": "nobody@example.com", "amount": "1"}, 404),
+            ({"receiver_email": "ravi@example.com", "amount": "0"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "-5"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "100000.01"}, 422),  # over the limit
+            ({"receiver_email": "ravi@example.com", "amount": "1.001"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "NaN"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "Infinity"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "1e3"}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": True}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": None}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "1", "note": "x" * 141}, 422),
+            ({"receiver_email": "ravi@example.com", "amount": "1", "sender_id": "someone"}, 422),
+            ({"receiver_email": "not an email", "amount": "1"}, 422),
+        ],
+    )
+    def test_bad_transfers_are_4xx_problems_that_write_nothing(
+        self,
+        wallet: Invoke,
+        people: dict[str, str],
+        dynamodb: Any,
+        aws_stack: dict[str, str],
+        payload: dict[str, Any],
+        status: int,
+    ) -> None:
+        before = table_snapshot(dynamodb, aws_stack)
+        response = transfer(wallet, people["asha"], payload, key=f"bad-{uuid.uuid4()}")
+        assert response["statusCode"] == status
+        assert response["headers"]["Content-Type"] == "application/problem+json"
+        after = table_snapshot(dynamodb, aws_stack)
+        assert after[aws_stack["MAIN_TABLE_NAME"]] == before[aws_stack["MAIN_TABLE_NAME"]]
+
+    @pytest.mark.parametrize("amount", ["1e3", "1E3", "25e-1", "2.5e1"])
+    def test_an_amount_written_with_an_exponent_is_refused(
+        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str], amount: str
+    ) -> None:
+        # Given a JSON number in exponent notation (exact, but not how anyone writes money)
+        before = table_snapshot(dynamodb, aws_stack)
+        raw = f'{{"receiver_email": "ravi@example.com", "amount": {amount}}}'
+        response = wallet(
+            http_event(
+                "POST",
+                "/api/wallet/transfer/",
+                raw_body=raw,
+                headers={"idempotency-key": f"exp-{uuid.uuid4()}"},
+                user_id=people["asha"],
+            )
+        )
+        # Then it is a 422 on the amount, and nothing is written
+        assert response["statusCode"] == 422
+        assert body(response)["errors"][0]["location"] == ["body", "amount"]
+        assert table_snapshot(dynamodb, aws_stack)[aws_stack["MAIN_TABLE_NAME"]] == before[aws_stack["MAIN_TABLE_NAME"]]
+
+    def test_an_amount_as_a_plain_json_number_is_accepted(self, wallet: Invoke, people: dict[str, str]) -> None:
+        raw = '{"receiver_email": "ravi@example.com", "amount": 12.5}'
+        response = wallet(
+            http_event(
+                "POST",
+                "/api/wallet/transfer/",
+                raw_body=raw,
+                headers={"idempotency-key": "plain-number-01"},
+                user_id=people["asha"],
+            )
+        )
+        assert response["statusCode"] == 201
+        assert body(response)["amount"] == "12.50"
+
+    def test_a_json_number_amount_is_accepted_exactly(self, wallet: Invoke, people: dict[str, str]) -> None:
+        response = wallet(
+            http_event(
+                "POST",
+                "/api/wallet/transfer/",
+                raw_body='{"receiver_email": "ravi@example.com", "amount": 0.1}',
+                headers={"idempotency-key": "number-amount-1"},
+                user_id=people["asha"],
+            )
+        )
+        assert response["statusCode"] == 201
+        assert body(response)["amount"] == "0.10"
+
+
+class TestBalance:
+    def test_balance_has_an_etag_and_answers_304_when_unchanged(self, wallet: Invoke, people: dict[str, str]) -> None:
+        first = wallet(http_event("GET", "/api/wallet/balance/", user_id=people["asha"]))
+        assert body(first) == {"balance": "10000.00", "currency": "INR", "version": 1}
+        etag = first["headers"]["ETag"]
+        unchanged = wallet(http_event("GET", "/api/wallet/balance/", headers={"if-none-match": etag}, user_id=people["asha"]))
+        assert unchanged["statusCode"] == 304
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"})
+        changed = wallet(http_event("GET", "/api/wallet/balance/", headers={"if-none-match": etag}, user_id=people["asha"]))
+        assert changed["statusCode"] == 200
+        assert changed["headers"]["ETag"] != etag
+
+
+class TestHistory:
+    def test_history_pages_newest_first_with_a_cursor(self, wallet: Invoke, people: dict[str, str]) -> None:
+        for index in range(5):
+            transfer(
+                wallet,
+                people["asha"],
+                {"receiver_email": "ravi@example.com", "amount": f"{index + 1}"},
+                key=f"history-key-{index:04d}",
+            )
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+            page = body(wallet(http_event("GET", "/api/wallet/history/", query=query, user_id=people["asha"])))
+            seen.extend(entry["amount"] for entry in page["results"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        # 5 sent + the welcome credit, newest first
+        assert seen == ["5.00", "4.00", "3.00", "2.00", "1.00", "10000.00"]
+
+    def test_direction_filter(self, wallet: Invoke, people: dict[str, str]) -> None:
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "7"})
+        sent = body(wallet(http_event("GET", "/api/wallet/history/", query={"direction": "sent"}, user_id=people["asha"])))
+        received = body(
+            wallet(http_event("GET", "/api/wallet/history/", query={"direction": "received"}, user_id=people["ravi"]))
+        )
+        assert [entry["amount"] for entry in sent["results"]] == ["7.00"]
+        assert [entry["counterparty"]["email"] for entry in received["results"]] == [
+            "asha@example.com",
+            "system@vaultpay.internal",
+        ]
+
+    def test_a_direction_filter_pages_with_its_cursor(self, wallet: Invoke, people: dict[str, str]) -> None:
+        # Given Asha sent five transfers and received one, among other entries
+        for index in range(5):
+            transfer(
+                wallet,
+                people["asha"],
+                {"receiver_email": "ravi@example.com", "amount": f"{index + 1}"},
+                key=f"sent-page-{index:04d}",
+            )
+        transfer(wallet, people["ravi"], {"receiver_email": "asha@example.com", "amount": "9"}, key="received-page-0001")
+        # When she pages through what she sent, two at a time
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = {"limit": "2", "direction": "sent", **({"cursor": cursor} if cursor else {})}
+            page = body(wallet(http_event("GET", "/api/wallet/history/", query=query, user_id=people["asha"])))
+            assert all(entry["direction"] == "sent" for entry in page["results"])
+            seen.extend(entry["amount"] for entry in page["results"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        # Then every sent transfer shows once, newest first, and nothing else
+        assert seen == ["5.00", "4.00", "3.00", "2.00", "1.00"]
+
+    def test_a_cursor_cannot_read_another_users_history(self, wallet: Invoke, people: dict[str, str]) -> None:
+        for index in range(3):
+            transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=f"bola-key-{index:05d}")
+        asha_page = body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "1"}, user_id=people["asha"])))
+        # When Ravi replays Asha's cursor, he only ever sees his own partition
+        ravi_page = body(
+            wallet(
+                http_event(
+                    "GET",
+                    "/api/wallet/history/",
+                    query={"limit": "10", "cursor": asha_page["next_cursor"]},
+                    user_id=people["ravi"],
+                )
+            )
+        )
+        assert all(
+            entry["direction"] == "received" or entry["counterparty"]["email"] != "ravi@example.com"
+            for entry in ravi_page["results"]
+        )
+        assert {entry["reference_id"] for entry in ravi_page["results"]} <= {
+            entry["reference_id"]
+            for entry in body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "100"}, user_id=people["ravi"])))[
+                "results"
+            ]
+        }
+
+    @pytest.mark.parametrize(
+        "query", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"direction": "up"}, {"cursor": "garbage!"}]
+    )
+    def test_bad_queries_are_4xx(self, wallet: Invoke, people: dict[str, str], query: dict[str, str]) -> None:
+        response = wallet(http_event("GET", "/api/wallet/history/", query=query, user_id=people["asha"]))
+        assert response["statusCode"] in (400, 422)
+        assert response["headers"]["Content-Type"] == "application/problem+json"
+
+    def test_a_cursor_for_one_direction_is_refused_for_another(self, wallet: Invoke, people: dict[str, str]) -> None:
+        for index in range(2):
+            transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=f"dir-key-{index:06d}")
+        page = body(wallet(http_event("GET", "/api/wallet/history/", query={"limit": "1"}, user_id=people["asha"])))
+        response = wallet(
+            http_event(
+                "GET", "/api/wallet/history/", query={"cursor": page["next_cursor"], "direction": "sent"}, user_id=people["asha"]
+            )
+        )
+        assert response["statusCode"] == 400
+
+
+class TestTransactionDetail:
+    def test_sender_and_receiver_see_it_and_nobody_else(self, wallet: Invoke, identity: Invoke, people: dict[str, str]) -> None:
+        mallory = body(identity(http_event("POST", "/api/users/register/", body=registration("mallory@example.com"))))["id"]
+        reference = body(transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "3"}))["reference_id"]
+        path = f"/api/wallet/transactions/{reference}/"
+
+        def detail(user: str) -> dict[str, Any]:
+            return wallet(http_event("GET", path, path_parameters={"reference_id": reference}, user_id=user))
+
+        assert body(detail(people["asha"]))["direction"] == "sent"
+        assert body(detail(people["ravi"]))["direction"] == "received"
+        assert detail(mallory)["statusCode"] == 404
+        assert detail(mallory)["body"] == wallet(
+            http_event("GET", "/api/wallet/transactions/00000000-0000-0000-0000-000000000000/", user_id=mallory)
+        )["body"].replace("00000000-0000-0000-0000-000000000000", reference)
+
+
+def test_money_is_conserved_and_never_float(
+    wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]
+) -> None:
+    for index in range(4):
+        transfer(
+            wallet,
+            people["asha" if index % 2 else "ravi"],
+            {"receiver_email": f"{'ravi' if index % 2 else 'asha'}@example.com", "amount": "12.34"},
+            key=f"conserve-{index:06d}",
+        )
+    accounts = [item for item in scan_all(dynamodb, aws_stack["MAIN_TABLE_NAME"]) if item["SK"]["S"] == "ACCOUNT"]
+    assert sum(int(item["balance"]["N"]) for item in accounts) == 0  # the system account holds minus what was issued
+
+
+def test_an_unknown_query_parameter_is_refused(wallet: Invoke, people: dict[str, str]) -> None:
+    # Given a typo in the query string, When the history is asked for, Then it is a 422 naming it
+    response = wallet(http_event("GET", "/api/wallet/history/", query={"limt": "5"}, user_id=people["asha"]))
+    assert response["statusCode"] == 422
+    assert body(response)["errors"] == [
+        {"location": ["query", "limt"], "message": "Unknown query parameter", "type": "extra_forbidden"}
+    ]
+
+
+class CancelsWithoutReasons:
+    """A DynamoDB client whose transactions are cancelled with no CancellationReasons at all."""
+
+    def transact_write_items(self, **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}, "TransactWriteItems")
+
+
+def test_a_cancellation_without_reasons_stands_as_it_is() -> None:
+    # Given a cancelled transaction for which DynamoDB named no reasons
+    repository = DynamoWalletRepository(CancelsWithoutReasons(), "main")
+    txn = TransactionRecord(
+        reference_id="r-1",
+        kind="TRANSFER",
+        status="SUCCESS",
+        sender=PartyRef(user_id="a", email="a@example.com", full_name="A"),
+        receiver=PartyRef(user_id="b", email="b@example.com", full_name="B"),
+        amount=100,
+        created_at=datetime.now(UTC),
+    )
+    # Then the outcome is not guessed (no domain error, no IndexError): the cancellation propagates
+    with pytest.raises(ClientError) as raised:
+        repository.commit_transfer(txn)
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    with pytest.raises(ClientError):
+        repository.record_failed_transfer(txn)
