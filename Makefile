@@ -14,25 +14,40 @@ ENV ?= dev
 FN ?=
 EVENT ?=
 
+TOOLS_VENV := .venv-tools
+UV := $(TOOLS_VENV)/bin/uv
 DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: browser help setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: browser help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(DEPS): requirements/dev.txt
+# Every dependency is pinned with its hashes (requirements/*.txt, compiled by `make requirements`)
+# and installed by uv with --require-hashes; uv itself comes from PyPI through pip, hash-pinned too.
+$(UV): requirements/uv.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (PYTHON=python3.11 make ...)")'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/uv.txt
 	@touch $@
 
-$(SAM_DEPS): requirements/sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+$(DEPS): requirements/dev.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
+
+$(SAM_DEPS): requirements/sam.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SAM_VENV)
+	VIRTUAL_ENV=$(SAM_VENV) $(UV) pip install --quiet --require-hashes -r requirements/sam.txt
+	@touch $@
+
+requirements: $(UV) ## re-lock requirements/*.txt and the layer's requirements.txt, with hashes, from the .in files
+	cd requirements && ../$(UV) pip compile uv.in --python-version 3.11 --generate-hashes -o uv.txt
+	cd requirements && ../$(UV) pip compile lambda.in --python-version 3.13 --python-platform aarch64-manylinux_2_28 --generate-hashes -o ../layers/vaultpay/requirements.txt
+	cd requirements && ../$(UV) pip compile dev.in --python-version 3.11 --generate-hashes -o dev.txt
+	cd requirements && ../$(UV) pip compile sam.in --python-version 3.11 --generate-hashes -o sam.txt
 
 $(DDB_JAR): | $(DEPS)
 	$(PY) -m local.dynamodb_local fetch
@@ -100,4 +115,4 @@ reset: ## wipe the local stack's data, keys and secrets
 	rm -rf $(STATE_DIR)/dynamodb $(STATE_DIR)/state $(STATE_DIR)/stack.json $(STATE_DIR)/*.log
 
 clean: reset ## remove everything set up by make (virtualenvs, DynamoDB Local, build output)
-	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) $(SAM_VENV) $(TOOLS_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
