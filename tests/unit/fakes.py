@@ -1,0 +1,501 @@
+"""In-memory fakes of every port, for the unit tier.
+
+Each fake honours the contract of the adapter it stands in for, condition by condition:
+
+- ``FakeWalletStore`` mirrors ``vaultpay.wallet.dynamo.DynamoWalletRepository`` (and is the audit's
+  ``TransactionLookup``, as that repository is in production);
+- ``FakeUserStore`` mirrors ``vaultpay.identity.dynamo.DynamoUserRepository`` (and is the vault's
+  ``ProfileReader``);
+- ``FakeTokenStore`` mirrors ``vaultpay.identity.dynamo_tokens.DynamoTokenRepository``;
+- ``FakeFailureStore`` mirrors ``vaultpay.identity.dynamo_lockout.DynamoLoginFailureRepository``;
+- ``FakeVaultStore`` and ``FakeRevealLog`` mirror ``vaultpay.vault.dynamo``;
+- ``FakeDataKeys`` mirrors ``vaultpay.vault.kms.KmsDataKeys``: it really wraps each data key (AES-GCM
+  under a fixed in-memory master key, the encryption context as associated data);
+- ``FakeAuditStore`` mirrors ``vaultpay.audit.dynamo.DynamoAuditStore``.
+
+A multi-item write is all or nothing, as a TransactWriteItems is: every condition is checked before
+anything is written, and when several fail, the domain error of the item with the lowest precedence
+(as the adapter declares it) wins. A condition the adapter does not translate into a domain error
+raises ``StoreRejected`` here (a ClientError there).
+
+The fakes that stand for items of the main and vault tables share one ``Tables``, as the adapters
+share the tables: a user registered through ``FakeUserStore`` can pay through ``FakeWalletStore``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from vaultpay.audit.models import AuditRecord
+from vaultpay.audit.ports import AuditStore, TransactionLookup
+from vaultpay.core.errors import (
+    AadhaarAlreadyRegistered,
+    DuplicateTransaction,
+    EmailAlreadyRegistered,
+    InsufficientFunds,
+    InvalidRefreshToken,
+    ReceiverNotFound,
+    RefreshTokenReused,
+    UserNotFound,
+    VaultIntegrityError,
+)
+from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, LedgerEntry, PartyRef, ProfileRecord, TransactionRecord
+from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord
+from vaultpay.identity.ports import FailureStore, TokenStore, UserStore
+from vaultpay.vault.models import DataKey, SealedAadhaar
+from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
+from vaultpay.wallet.ports import WalletStore
+
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+class StoreRejected(Exception):
+    """A write the adapter would send and DynamoDB refuse with an error no caller translates
+    (a condition without a domain meaning, two operations on one item in a transaction)."""
+
+
+def stored_time(moment: datetime) -> datetime:
+    """A timestamp as it comes back from the table: written as UTC with microseconds, read as UTC."""
+    return moment.astimezone(UTC)
+
+
+def ledger_position(created_at: datetime, reference_id: str) -> str:
+    """Where a ledger entry sorts, as the adapter writes it: ``<created_at>#<reference_id>``."""
+    return f"{stored_time(created_at).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{reference_id}"
+
+
+# ---------------------------------------------------------------- clock
+class FakeClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> datetime:
+        self.now += timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        return self.now
+
+
+# ---------------------------------------------------------------- the main and vault tables
+@dataclass(frozen=True)
+class Account:
+    record: AccountRecord
+    last_txn: str | None
+
+
+@dataclass(frozen=True)
+class RevealEvent:
+    user_id: str
+    request_id: str
+    at: datetime
+    keep_until: datetime
+
+
+@dataclass
+class Tables:
+    """What the main and vault tables hold, by the items the adapters write."""
+
+    profiles: dict[str, ProfileRecord] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    email_guards: dict[str, PartyRef] = field(default_factory=dict)  # e-mail -> user id and full name
+    aadhaar_guards: dict[str, str] = field(default_factory=dict)  # blind index -> user id
+    vault: dict[str, SealedAadhaar] = field(default_factory=dict)  # the vault table, by user id
+    transactions: dict[str, TransactionRecord] = field(default_factory=dict)
+    ledgers: dict[str, dict[str, LedgerEntry]] = field(default_factory=dict)  # user id -> position -> entry
+    reveals: dict[tuple[str, str], RevealEvent] = field(default_factory=dict)  # (user id, event key) -> event
+
+    def snapshot(self) -> dict[str, object]:
+        """Everything stored, to compare before and after: equal snapshots mean nothing was written."""
+        return {
+            "profiles": dict(self.profiles),
+            "accounts": dict(self.accounts),
+            "email_guards": dict(self.email_guards),
+            "aadhaar_guards": dict(self.aadhaar_guards),
+            "vault": dict(self.vault),
+            "transactions": dict(self.transactions),
+            "ledgers": {user: dict(entries) for user, entries in self.ledgers.items()},
+            "reveals": dict(self.reveals),
+        }
+
+    def open_account(self, party: PartyRef, balance: int) -> None:
+        """Given an account (and its e-mail guard), without going through registration."""
+        self.accounts[party.user_id] = Account(
+            AccountRecord(user_id=party.user_id, email=party.email, full_name=party.full_name, balance=balance, version=1),
+            last_txn=None,
+        )
+        self.email_guards[party.email] = party
+
+    def balance_of(self, user_id: str) -> int:
+        return self.accounts[user_id].record.balance
+
+    # ---- writes shared by the fakes (callers check every condition first)
+    def move(self, user_id: str, delta: int, txn: TransactionRecord) -> None:
+        """Move ``delta`` on an existing account, bumping its version and naming the transaction."""
+        current = self.accounts.get(user_id)
+        if current is None:
+            raise StoreRejected(f"no account {user_id}")
+        record = current.record.model_copy(
+            update={"balance": current.record.balance + delta, "version": current.record.version + 1}
+        )
+        self.accounts[user_id] = Account(record, last_txn=txn.reference_id)
+
+    def issue_from_system(self, credit: TransactionRecord) -> None:
+        """Debit the system (issuance) account, opening it on first use: it alone may go below zero."""
+        if SYSTEM_PARTY.user_id not in self.accounts:
+            self.accounts[SYSTEM_PARTY.user_id] = Account(
+                AccountRecord(
+                    user_id=SYSTEM_PARTY.user_id,
+                    email=SYSTEM_PARTY.email,
+                    full_name=SYSTEM_PARTY.full_name,
+                    balance=0,
+                    version=0,
+                ),
+                last_txn=None,
+            )
+        self.move(SYSTEM_PARTY.user_id, -credit.amount, credit)
+
+    def put_transaction(self, txn: TransactionRecord) -> None:
+        """The transaction and its ledger entries: both sides when it moved money, the sender's alone when it failed."""
+        txn = txn.model_copy(update={"created_at": stored_time(txn.created_at)})
+        self.transactions[txn.reference_id] = txn
+        sides: list[tuple[PartyRef, PartyRef, Direction]] = [(txn.sender, txn.receiver, "sent")]
+        if txn.status == "SUCCESS":
+            sides.append((txn.receiver, txn.sender, "received"))
+        for owner, counterparty, direction in sides:
+            self.ledgers.setdefault(owner.user_id, {})[ledger_position(txn.created_at, txn.reference_id)] = LedgerEntry(
+                reference_id=txn.reference_id,
+                direction=direction,
+                counterparty=counterparty,
+                amount=txn.amount,
+                status=txn.status,
+                note=txn.note,
+                created_at=txn.created_at,
+            )
+
+
+# ---------------------------------------------------------------- wallet
+class FakeWalletStore:
+    """The wallet's store (``WalletStore``) and the audit's ``TransactionLookup``, over ``Tables``."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.transaction_reads: list[frozenset[str]] = []  # what each get_transactions asked for
+
+    def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
+        sender = self.tables.accounts.get(sender_id)
+        guard = self.tables.email_guards.get(receiver_email)
+        receiver = None if guard is None else PartyRef(user_id=guard.user_id, email=receiver_email, full_name=guard.full_name)
+        return (sender.record if sender else None), receiver
+
+    def commit_transfer(self, txn: TransactionRecord) -> None:
+        """Debit (needs the funds), credit, the transaction (its reference new) and the ledger, all or nothing.
+
+        Precedence as the adapter declares it: a duplicate reference (0) before the sender (1)
+        before the receiver (2), so a retry of a committed transfer is DuplicateTransaction even
+        when the sender's balance has since fallen short.
+        """
+        if txn.sender.user_id == txn.receiver.user_id:
+            raise StoreRejected("a transaction cannot include two operations on one item")
+        sender = self.tables.accounts.get(txn.sender.user_id)
+        if txn.reference_id in self.tables.transactions:
+            raise DuplicateTransaction()
+        if sender is None:
+            raise UserNotFound()
+        if sender.record.balance < txn.amount:
+            raise InsufficientFunds(txn.reference_id)
+        if txn.receiver.user_id not in self.tables.accounts:
+            raise ReceiverNotFound()
+        self.tables.move(txn.sender.user_id, -txn.amount, txn)
+        self.tables.move(txn.receiver.user_id, txn.amount, txn)
+        self.tables.put_transaction(txn)
+
+    def record_failed_transfer(self, txn: TransactionRecord) -> None:
+        """The transaction and the sender's ledger entry, no balance moved; recording it twice is a no-op."""
+        if txn.reference_id in self.tables.transactions:
+            return
+        self.tables.put_transaction(txn)
+
+    def get_transaction(self, reference_id: str) -> TransactionRecord | None:
+        return self.tables.transactions.get(reference_id)
+
+    def get_transactions(self, reference_ids: Collection[str]) -> dict[str, TransactionRecord]:
+        self.transaction_reads.append(frozenset(reference_ids))
+        return {ref: self.tables.transactions[ref] for ref in reference_ids if ref in self.tables.transactions}
+
+    def get_balance(self, user_id: str) -> tuple[int, int] | None:
+        account = self.tables.accounts.get(user_id)
+        return None if account is None else (account.record.balance, account.record.version)
+
+    def history(
+        self, user_id: str, direction: Direction | None, limit: int, after: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """One page, newest first, after the position ``after``; the page's last position when more follow."""
+        entries = sorted(self.tables.ledgers.get(user_id, {}).items(), reverse=True)
+        if direction is not None:
+            entries = [(position, entry) for position, entry in entries if entry.direction == direction]
+        if after is not None:
+            entries = [(position, entry) for position, entry in entries if position < after]
+        page = entries[:limit]
+        more = len(entries) > limit
+        return [entry for _, entry in page], (page[-1][0] if more else None)
+
+
+# ---------------------------------------------------------------- identity
+class FakeUserStore:
+    """Registration and profiles (``UserStore``, and the vault's ``ProfileReader``), over ``Tables``."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def create_user(
+        self,
+        user: NewUser,
+        sealed_aadhaar: SealedAadhaar,
+        aadhaar_blind_index: str,
+        welcome_credit: TransactionRecord | None,
+    ) -> None:
+        """Profile, account, both guards, the vault entry and the welcome credit: all or nothing.
+
+        The e-mail guard's failure (precedence 0) wins over the Aadhaar guard's (1).
+        """
+        tables = self.tables
+        if user.email in tables.email_guards:
+            raise EmailAlreadyRegistered()
+        if aadhaar_blind_index in tables.aadhaar_guards:
+            raise AadhaarAlreadyRegistered()
+        if user.user_id in tables.profiles or user.user_id in tables.accounts or user.user_id in tables.vault:
+            raise StoreRejected(f"user {user.user_id} exists")
+        if welcome_credit is not None and welcome_credit.reference_id in tables.transactions:
+            raise StoreRejected(f"transaction {welcome_credit.reference_id} exists")
+        created = stored_time(user.created_at)
+        party = PartyRef(user_id=user.user_id, email=user.email, full_name=user.full_name)
+        tables.profiles[user.user_id] = ProfileRecord(
+            user_id=user.user_id,
+            email=user.email,
+            full_name=user.full_name,
+            password_hash=user.password_hash,
+            aadhaar_last4=user.aadhaar_last4,
+            created_at=created,
+        )
+        tables.accounts[user.user_id] = Account(
+            AccountRecord(
+                user_id=user.user_id,
+                email=user.email,
+                full_name=user.full_name,
+                balance=welcome_credit.amount if welcome_credit else 0,
+                version=1,
+            ),
+            last_txn=welcome_credit.reference_id if welcome_credit else None,
+        )
+        tables.email_guards[user.email] = party
+        tables.aadhaar_guards[aadhaar_blind_index] = user.user_id
+        tables.vault[user.user_id] = sealed_aadhaar
+        if welcome_credit is not None:
+            tables.issue_from_system(welcome_credit)
+            tables.put_transaction(welcome_credit)
+
+    def find_by_email(self, email: str) -> ProfileRecord | None:
+        guard = self.tables.email_guards.get(email)
+        return None if guard is None else self.get_profile(guard.user_id)
+
+    def get_profile(self, user_id: str) -> ProfileRecord | None:
+        return self.tables.profiles.get(user_id)
+
+
+@dataclass(frozen=True)
+class Family:
+    family_id: str
+    user_id: str
+    expires_at: int
+    revoked: bool = False
+    revoked_reason: str | None = None
+    revoked_at: datetime | None = None
+
+
+class FakeTokenStore:
+    """Refresh tokens (by hash) and their families."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, RefreshTokenRecord] = {}
+        self.families: dict[str, Family] = {}
+
+    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None:
+        if family_id in self.families or token_hash in self.tokens:
+            raise StoreRejected("family or token exists")
+        self.families[family_id] = Family(family_id=family_id, user_id=user_id, expires_at=expires_at)
+        self.tokens[token_hash] = RefreshTokenRecord(
+            token_hash=token_hash, user_id=user_id, family_id=family_id, status="ACTIVE", expires_at=expires_at
+        )
+
+    def get(self, token_hash: str) -> RefreshTokenRecord | None:
+        # Like the adapter: the token as stored, whatever its family's state or its expiry (TTL lags).
+        return self.tokens.get(token_hash)
+
+    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None:
+        """Spend ``old`` (it must still be ACTIVE: else RefreshTokenReused) and issue ``new_hash``
+        in its family (which must not be revoked: else InvalidRefreshToken), all or nothing."""
+        stored = self.tokens.get(old.token_hash)
+        family = self.families.get(old.family_id)
+        if stored is None or stored.status != "ACTIVE":
+            raise RefreshTokenReused()
+        if family is None or family.revoked:
+            raise InvalidRefreshToken()
+        if new_hash in self.tokens:
+            raise StoreRejected("token exists")
+        self.tokens[old.token_hash] = stored.model_copy(update={"status": "USED"})
+        self.tokens[new_hash] = RefreshTokenRecord(
+            token_hash=new_hash, user_id=old.user_id, family_id=old.family_id, status="ACTIVE", expires_at=expires_at
+        )
+        self.families[old.family_id] = replace(family, expires_at=expires_at)
+
+    def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
+        """Revoke the family; revoking twice (or an unknown family) changes nothing."""
+        family = self.families.get(family_id)
+        if family is None or family.revoked:
+            return
+        self.families[family_id] = replace(family, revoked=True, revoked_reason=reason, revoked_at=now)
+
+
+class FakeFailureStore:
+    """Failed-login counters by e-mail address."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, LoginFailures] = {}
+        self.expires_at: dict[str, int] = {}
+
+    def get(self, email: str) -> LoginFailures | None:
+        return self.state.get(email)
+
+    def add_failure(self, email: str, now: int, window_seconds: int, keep_until: int) -> int:
+        """One more failure in the current window; a passed window (or none) starts afresh, and the
+        fresh counter replaces the whole item, an old lock with it, as the adapter's put does."""
+        current = self.state.get(email)
+        if current is not None and current.window_started_at > now - window_seconds:
+            self.state[email] = current.model_copy(update={"count": current.count + 1})
+        else:
+            self.state[email] = LoginFailures(count=1, window_started_at=now)
+        self.expires_at[email] = keep_until
+        return self.state[email].count
+
+    def lock(self, email: str, until: int) -> None:
+        current = self.state.get(email)
+        if current is None:
+            # The adapter's update would create an item its own get cannot read: no caller may lock before counting.
+            raise StoreRejected(f"no failure counter for {email}")
+        self.state[email] = current.model_copy(update={"locked_until": until})
+        self.expires_at[email] = until
+
+    def clear(self, email: str) -> None:
+        self.state.pop(email, None)
+        self.expires_at.pop(email, None)
+
+
+# ---------------------------------------------------------------- vault
+FAKE_KEY_ID = "arn:aws:kms:ap-south-1:111122223333:key/00000000-0000-4000-8000-000000000001"
+FAKE_MASTER_KEY = bytes(range(32))
+
+
+class FakeDataKeys:
+    """KMS data keys, really wrapped: AES-256-GCM under a fixed in-memory master key, the encryption
+    context as associated data, so unwrapping under another context (or key) fails as KMS does,
+    with VaultIntegrityError.
+
+    ``bind_context=False`` makes a provider that ignores the context, to show that the vault's own
+    AES-GCM layer refuses a moved entry even when the key provider would not.
+    """
+
+    NONCE_BYTES = 12
+
+    def __init__(self, *, key_id: str = FAKE_KEY_ID, master_key: bytes = FAKE_MASTER_KEY, bind_context: bool = True) -> None:
+        self.key_id = key_id
+        self._master = AESGCM(master_key)
+        self._bind_context = bind_context
+        self.generated: list[dict[str, str]] = []  # the context of every data key made
+        self.unwrapped: list[dict[str, str]] = []  # the context of every unwrap asked for
+
+    def _aad(self, context: dict[str, str]) -> bytes:
+        return json.dumps(context, sort_keys=True, separators=(",", ":")).encode() if self._bind_context else b""
+
+    def generate(self, context: dict[str, str]) -> DataKey:
+        self.generated.append(dict(context))
+        plaintext = os.urandom(32)
+        nonce = os.urandom(self.NONCE_BYTES)
+        return DataKey(
+            key_id=self.key_id, plaintext=plaintext, wrapped=nonce + self._master.encrypt(nonce, plaintext, self._aad(context))
+        )
+
+    def unwrap(self, key_id: str, wrapped: bytes, context: dict[str, str]) -> bytes:
+        self.unwrapped.append(dict(context))
+        if key_id != self.key_id:
+            raise VaultIntegrityError()  # KMS: IncorrectKeyException
+        nonce, sealed = wrapped[: self.NONCE_BYTES], wrapped[self.NONCE_BYTES :]
+        try:
+            return self._master.decrypt(nonce, sealed, self._aad(context))
+        except (InvalidTag, ValueError):
+            raise VaultIntegrityError() from None  # KMS: InvalidCiphertextException
+
+
+class FakeVaultStore:
+    """The vault table's entries, as registration wrote them into ``Tables``."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def get(self, user_id: str) -> SealedAadhaar | None:
+        return self.tables.vault.get(user_id)
+
+
+class FakeRevealLog:
+    """Aadhaar reveal events in the main table, keyed (as the adapter's put) by user, time and request id."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def record_reveal(self, user_id: str, request_id: str, at: datetime, keep_until: datetime) -> None:
+        key = (user_id, ledger_position(at, request_id))
+        if key in self.tables.reveals:
+            raise StoreRejected("reveal event exists")  # the adapter's put is conditioned on a new key
+        self.tables.reveals[key] = RevealEvent(user_id=user_id, request_id=request_id, at=at, keep_until=keep_until)
+
+    def of(self, user_id: str) -> list[RevealEvent]:
+        return [event for (owner, _), event in sorted(self.tables.reveals.items()) if owner == user_id]
+
+
+# ---------------------------------------------------------------- audit
+class FakeAuditStore:
+    """The append-only audit table, by stream event id: a record already there is left alone."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, AuditRecord] = {}
+
+    def append_all(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        new = []
+        for record in records:
+            if record.event_id not in self.records:
+                self.records[record.event_id] = record
+                new.append(record)
+        return new
+
+
+# ---------------------------------------------------------------- every fake is its port (checked by mypy)
+_tables = Tables()
+_wallet_store: WalletStore = FakeWalletStore(_tables)
+_transaction_lookup: TransactionLookup = FakeWalletStore(_tables)
+_user_store: UserStore = FakeUserStore(_tables)
+_profile_reader: ProfileReader = FakeUserStore(_tables)
+_token_store: TokenStore = FakeTokenStore()
+_failure_store: FailureStore = FakeFailureStore()
+_data_keys: DataKeyProvider = FakeDataKeys()
+_sealed_store: SealedStore = FakeVaultStore(_tables)
+_reveal_log: RevealLog = FakeRevealLog(_tables)
+_audit_store: AuditStore = FakeAuditStore()
