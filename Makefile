@@ -20,7 +20,7 @@ DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: browser help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,19 +52,18 @@ requirements: $(UV) ## re-lock requirements/*.txt and the layer's requirements.t
 $(DDB_JAR): | $(DEPS)
 	$(PY) -m local.dynamodb_local fetch
 
-# The browser tests drive Debian's Chromium (no browser download works here).
-CHROMIUM := $(shell command -v chromium 2>/dev/null)
-browser:
-ifeq ($(CHROMIUM),)
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
-endif
+# Before anything runs: Java (DynamoDB Local), npm (to fetch it once) and, for the tests, Chromium
+# (the browser tests drive Debian's; no browser download works here). Missing: says what and how
+# to install it, and stops; as root (CI on a fresh machine), installs it with apt-get.
+prerequisites-run prerequisites-test: prerequisites-%:
+	@$(PYTHON) -m local.prerequisites $*
 
 setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch DynamoDB Local
 
-run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
+run: prerequisites-run $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
 	$(PY) -m local run --port $(PORT) --seed-demo
 
-test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) browser ## run the whole test suite
+test: prerequisites-test $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite
 	$(PY) -m pytest
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
@@ -83,10 +82,10 @@ seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
 	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))
 
-bench: $(DEPS) $(DDB_JAR) ## measure throughput, AWS calls, cold starts, history scaling, audit lag, memory -> docs/benchmarks.md
+bench: prerequisites-run $(DEPS) $(DDB_JAR) ## measure throughput, AWS calls, cold starts, history scaling, audit lag, memory -> docs/benchmarks.md
 	$(PY) -m tests.bench
 
-stress: $(DEPS) $(DDB_JAR) ## the whole reliability suite at full size (bank, faults, state machine, fuzzing, security), with a report
+stress: prerequisites-run $(DEPS) $(DDB_JAR) ## the whole reliability suite at full size (bank, faults, state machine, fuzzing, security), with a report
 	$(PY) -m tests.reliability.stress
 
 lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date

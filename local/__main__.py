@@ -1,15 +1,19 @@
 """The local stack's command line.
 
-python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F]
+python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F] [--verbose]
+
+Exits with status 1, touching nothing, when another stack holds the state folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from local.stack import DEFAULT_STATE_DIR, LocalStack
+from local.state_lock import StateFolderInUse
 
 
 def main() -> None:
@@ -21,8 +25,14 @@ def main() -> None:
     run.add_argument("--in-memory", action="store_true", help="keep nothing on disk (tests, benchmarks)")
     run.add_argument("--faults", type=Path, help="fault-injection plan file (reliability tests only)")
     run.add_argument("--max-concurrency", type=int, default=16, help="execution environments per function")
-    run.add_argument("--log-file", type=Path, help="also write every console line here")
+    run.add_argument("--log-file", type=Path, help="also write every line here, as each process printed it (JSON, metrics)")
     run.add_argument("--quiet", action="store_true", help="print nothing to the console")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("VERBOSE", "") not in ("", "0"),
+        help="the console also shows metrics and INIT_REPORT lines (VERBOSE=1)",
+    )
     run.add_argument("--seed-demo", action="store_true", help="add the demo data when the database is empty")
     args = parser.parse_args()
 
@@ -35,9 +45,13 @@ def main() -> None:
             max_concurrency=args.max_concurrency,
             log_file=args.log_file,
             quiet=args.quiet,
+            verbose=args.verbose,
             seed_demo=args.seed_demo,
         )
-        stack.run_forever()
+        try:
+            stack.run_forever()
+        except StateFolderInUse as in_use:
+            sys.exit(str(in_use))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ last, then ``$default``), runs the Lambda authorizer where the template puts one
 source missing: 401; authorizer raises "Unauthorized": 401; returns isAuthorized false: 403;
 anything else: 500; results cached for ReauthorizeEvery), builds real v2 events, invokes each
 function in its own execution environment, and translates the v2 response back to HTTP.
-Errors the gateway itself produces are application/problem+json. It also serves the static
-dashboard (web/) at ``/``, as CloudFront does in a deployment.
+Errors the gateway itself produces are application/problem+json, for every method (TRACE,
+CONNECT and any other token included) and for requests the HTTP server cannot even parse: an
+unmatched route or method is a 404, as on an HTTP API (whose own body is ``{"message":"Not
+Found"}``). It also serves the static dashboard (web/) at ``/``, as CloudFront does in a deployment.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class GatewayResponse:
     headers: dict[str, str]
     body: bytes
     cookies: list[str]
+    source: str = "gateway"  # who answered: a function's logical id, "web" or the gateway itself
 
 
 def problem_response(
@@ -256,20 +259,30 @@ class Gateway:
             "routeArn": route_arn,
             "identitySource": list(identity),
         }
+        authorizer = str(match.route.authorizer)
         try:
-            result = self.pools[str(match.route.authorizer)].invoke(authorizer_event, request.request_id)
+            result = self.pools[authorizer].invoke(authorizer_event, request.request_id)
         except FunctionError as error:
             if error.error.get("errorMessage") == "Unauthorized":
-                return problem_response(
+                denied = problem_response(
                     HTTPStatus.UNAUTHORIZED, "unauthenticated", "The access token is not valid.", request.raw_path
                 )
-            return problem_response(
-                HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path
-            )
+            else:
+                denied = problem_response(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path
+                )
+            denied.source = authorizer
+            return denied
         except InvocationFailed as failure:
-            return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The authorizer failed.", request.raw_path)
+            failed = problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, failure.kind, "The authorizer failed.", request.raw_path)
+            failed.source = authorizer
+            return failed
         if not isinstance(result, dict) or result.get("isAuthorized") is not True:
-            return problem_response(HTTPStatus.FORBIDDEN, "forbidden", "The authorizer denied the request.", request.raw_path)
+            forbidden = problem_response(
+                HTTPStatus.FORBIDDEN, "forbidden", "The authorizer denied the request.", request.raw_path
+            )
+            forbidden.source = authorizer
+            return forbidden
         context = {"lambda": result.get("context") or {}}
         self.authorizer_cache.put(identity, context)
         return context
@@ -306,13 +319,17 @@ class Gateway:
         except InvocationFailed as failure:
             # As on AWS: a function error, crash or timeout (under the 30 s integration limit) is a 500.
             self.log(match.route.function, f"invocation failed: {failure}")
-            return problem_response(
+            failed = problem_response(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
                 failure.kind,
                 "The function failed; the request may be retried.",
                 request.raw_path,
             )
-        return self._translate(result)
+            failed.source = match.route.function
+            return failed
+        response = self._translate(result)
+        response.source = match.route.function
+        return response
 
     @staticmethod
     def _translate(result: Any) -> GatewayResponse:
@@ -344,6 +361,7 @@ class Gateway:
             },
             candidate.read_bytes(),
             [],
+            source="web",
         )
 
 
@@ -360,7 +378,11 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             declared = (self.headers.get("Content-Length") or "0").strip()
             length = int(declared) if declared.isdigit() else -1
-            if length < 0:
+            if not self.path.startswith("/"):
+                # CONNECT's host:port, OPTIONS' "*", an absolute URI: no route takes them.
+                self.close_connection = True
+                response = problem_response(HTTPStatus.BAD_REQUEST, "malformed-request", "The request target must be a path.", "")
+            elif length < 0:
                 self.close_connection = True
                 response = problem_response(
                     HTTPStatus.BAD_REQUEST, "malformed-request", "Content-Length is not a number.", split.path
@@ -398,24 +420,47 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     response = problem_response(
                         HTTPStatus.INTERNAL_SERVER_ERROR, "gateway-error", "The local gateway failed.", split.path
                     )
+            self._send(response, started)
+
+        def __getattr__(self, name: str) -> Any:
+            # http.server looks up do_<METHOD> and answers 501 with an HTML page when it is
+            # missing: every method, TRACE, CONNECT and any other token included, is the gateway's.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """What http.server answers itself (a request line it cannot parse, a URI or headers
+            too long, an unsupported HTTP version) as problem+json, not its HTML page."""
+            status = HTTPStatus(code)
+            kind = "malformed-request" if status == HTTPStatus.BAD_REQUEST else status.phrase.lower().replace(" ", "-")
+            self.close_connection = True
+            # A request line it cannot parse leaves the version at HTTP/0.9 (body only): say the status.
+            self.request_version = "HTTP/1.1"
+            target = urlsplit(self.path).path if getattr(self, "path", "").startswith("/") else ""
+            self._send(problem_response(status, kind, message or status.description, target), time.perf_counter())
+
+        def _send(self, response: GatewayResponse, started: float) -> None:
+            target = getattr(self, "path", "")
+            method, path = self.command or "-", (urlsplit(target).path if target.startswith("/") else target) or "-"
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
             for cookie in response.cookies:
                 self.send_header("Set-Cookie", cookie)
-            payload = b"" if response.status in (204, 304) or self.command == "HEAD" else response.body
+            payload = b"" if response.status in (204, 304) or method == "HEAD" else response.body
             self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            elapsed = (time.perf_counter() - started) * 1000
+            line = f"{method} {path} {response.status} {(time.perf_counter() - started) * 1000:.0f}ms {response.source}"
             try:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
-                gateway.log("gateway", f"{self.command} {split.path} {response.status} {elapsed:.0f}ms (client gone)")
+                gateway.log("gateway", f"{line} (client gone)")
                 return
-            gateway.log("gateway", f"{self.command} {split.path} {response.status} {elapsed:.0f}ms")
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+            gateway.log("gateway", line)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
             return

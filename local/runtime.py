@@ -3,7 +3,7 @@
 A FunctionPool keeps up to ``max_concurrency`` execution environments (worker processes) of
 one function, started on demand and reused, as Lambda reuses warm environments. An
 environment whose invocation times out or whose process dies is discarded; the next
-invocation gets a fresh one.
+invocation gets a fresh one. Workers die with the process that started them (local.processes).
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.processes import spawn
+
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_TIMEOUT_SECONDS = 60  # Lambda allows 10 s; a laptop starting many environments at once needs more
 
 LogSink = Callable[[str, str], None]
+ProcessSink = Callable[[int], None]
 
 
 class InvocationFailed(Exception):
@@ -65,11 +68,11 @@ class FunctionDefinition:
 
 
 class _Worker:
-    def __init__(self, definition: FunctionDefinition, log_sink: LogSink) -> None:
+    def __init__(self, definition: FunctionDefinition, log_sink: LogSink, on_start: ProcessSink | None = None) -> None:
         self.definition = definition
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
-        self.process = subprocess.Popen(
+        self.process = spawn(
             [
                 sys.executable,
                 "-u",
@@ -90,6 +93,8 @@ class _Worker:
         )
         os.close(request_read)
         os.close(response_write)
+        if on_start is not None:
+            on_start(self.process.pid)
         self._buffer = b""
         self._ready = False
         threading.Thread(target=self._pump_logs, args=(log_sink,), daemon=True).start()
@@ -144,9 +149,12 @@ class _Worker:
 
 
 class FunctionPool:
-    def __init__(self, definition: FunctionDefinition, log_sink: LogSink, max_concurrency: int) -> None:
+    def __init__(
+        self, definition: FunctionDefinition, log_sink: LogSink, max_concurrency: int, on_start: ProcessSink | None = None
+    ) -> None:
         self.definition = definition
         self._log_sink = log_sink
+        self._on_start = on_start  # told each new worker's pid
         self._max = max_concurrency
         self._idle: list[_Worker] = []
         self._busy = 0
@@ -155,7 +163,7 @@ class FunctionPool:
 
     def warm(self, *, wait: bool = False) -> None:
         """Start one execution environment ahead of the first invocation (``wait``: until its init is done)."""
-        worker = _Worker(self.definition, self._log_sink)
+        worker = _Worker(self.definition, self._log_sink, self._on_start)
         if wait:
             worker.wait_until_ready()
         with self._condition:
@@ -169,7 +177,7 @@ class FunctionPool:
             if self._idle:
                 return self._idle.pop()
         try:
-            return _Worker(self.definition, self._log_sink)
+            return _Worker(self.definition, self._log_sink, self._on_start)
         except BaseException:
             with self._condition:
                 self._busy -= 1

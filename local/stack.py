@@ -2,8 +2,11 @@
 
     python -m local run [--port 3000] [--in-memory] [--state-dir DIR] [--faults PLAN] [--seed-demo]
 
-Everything binds 127.0.0.1. Ctrl-C (or SIGTERM) stops every child process. While it runs,
-``<state dir>/stack.json`` tells other commands (seed, reconcile, invoke, tests) where it is.
+Everything binds 127.0.0.1. Ctrl-C (or SIGTERM, SIGHUP) stops every child process; whatever
+kills the stack, its children die with it (local.processes). One stack per state folder
+(local.state_lock). While it runs, ``<state dir>/stack.json`` tells other commands (seed,
+reconcile, invoke, tests) where it is. The console shows the functions' logs readably
+(local.console); ``--log-file`` keeps every line as it was printed.
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from local import dynamodb_local, seed
+from local.console import readable
 from local.gateway import CorsPolicy, Gateway, GatewayServer
+from local.processes import spawn
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.runtime import FunctionDefinition, FunctionPool
+from local.state_lock import StateLock
 from local.streams import StreamPoller
 from local.template import ROOT, SamTemplate
 
@@ -107,6 +115,7 @@ class LocalStack:
     max_concurrency: int = 16
     log_file: Path | None = None
     quiet: bool = False
+    verbose: bool = False  # the console also shows metrics (summarized) and INIT_REPORT lines
     seed_demo: bool = False
     template: SamTemplate = field(default_factory=SamTemplate.load)
 
@@ -114,7 +123,9 @@ class LocalStack:
         self._children: list[subprocess.Popen[Any]] = []
         self._pools: dict[str, FunctionPool] = {}
         self._log_lock = threading.Lock()
-        self._log_handle = self.log_file.open("a", encoding="utf-8") if self.log_file else None
+        self._log_handle: Any = None
+        self._state_lock = StateLock(self.state_dir)
+        self._stopping = threading.Event()
         self.server: GatewayServer | None = None
         self.poller: StreamPoller | None = None
         self.endpoints: ServiceEndpoints | None = None
@@ -123,12 +134,13 @@ class LocalStack:
 
     # ------------------------------------------------------------ console
     def log(self, source: str, line: str) -> None:
-        text = f"[{source}] {line}"
+        # Once it says it is stopping, the console stays quiet (the log file still gets it all).
+        shown = None if self.quiet or self._stopping.is_set() else readable(line, verbose=self.verbose)
         with self._log_lock:
-            if not self.quiet:
-                print(text, flush=True)
+            if shown is not None:
+                print("\n".join(f"[{source}] {part}" for part in shown.splitlines() or [""]), flush=True)
             if self._log_handle:
-                self._log_handle.write(text + "\n")
+                self._log_handle.write(f"[{source}] {line}\n")
                 self._log_handle.flush()
 
     # ------------------------------------------------------------ services
@@ -138,7 +150,7 @@ class LocalStack:
         data_dir.mkdir(parents=True, exist_ok=True)
         ddb_port, moto_port = free_port(), free_port()
         service_log = (self.state_dir / "services.log").open("a", encoding="utf-8")
-        ddb = subprocess.Popen(
+        ddb = spawn(
             dynamodb_local.command(ddb_port, db_path=None if self.in_memory else data_dir, jar=jar),
             cwd=self.state_dir,
             stdout=service_log,
@@ -146,10 +158,11 @@ class LocalStack:
             start_new_session=True,
         )
         self._children.append(ddb)
+        self._state_lock.record_child(ddb.pid)
         moto_command = [sys.executable, "-m", "local.moto_server", "--port", str(moto_port), "--region", REGION]
         if not self.in_memory:
             moto_command += ["--state-file", str(self.state_dir / "state" / "kms.json")]
-        moto = subprocess.Popen(
+        moto = spawn(
             moto_command,
             cwd=ROOT,
             stdout=service_log,
@@ -158,6 +171,7 @@ class LocalStack:
         )
         service_log.close()
         self._children.append(moto)
+        self._state_lock.record_child(moto.pid)
         wait_for_port(ddb_port, ddb, "DynamoDB Local")
         wait_for_port(moto_port, moto, "moto")
         self.log(
@@ -222,11 +236,19 @@ class LocalStack:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        """Raises StateFolderInUse, having touched nothing, when another stack holds the folder."""
+        stopped = self._state_lock.acquire()
+        # A stack that was killed left its stack.json: no command may take it for this one.
+        self.stack_file.unlink(missing_ok=True)
+        self._log_handle = self.log_file.open("a", encoding="utf-8") if self.log_file else None
+        if stopped:
+            self.log("stack", f"stopped what a stack killed earlier left running in {self.state_dir}: pids {stopped}")
         self.endpoints = self._start_services()
         definitions = self._function_definitions(self.endpoints)
         for logical_id, definition in definitions.items():
-            self._pools[logical_id] = FunctionPool(definition, self.log, self.max_concurrency)
+            self._pools[logical_id] = FunctionPool(
+                definition, self.log, self.max_concurrency, on_start=self._state_lock.record_child
+            )
         api_auth = next(iter(self.template.of_type("AWS::Serverless::HttpApi").values())).get("Auth", {})
         authorizer_name = api_auth.get("DefaultAuthorizer")
         cache_seconds = int(
@@ -249,11 +271,19 @@ class LocalStack:
             pool.warm()
         self._start_stream_pollers()
         self._write_stack_file()
+        self._state_lock.announce(url=self.url)
         self.log("stack", f"VaultPay is running at {self.url}")
         if self.seed_demo:
             threading.Thread(target=self._seed_if_empty, name="seed", daemon=True).start()
 
     def _seed_if_empty(self) -> None:
+        try:
+            self._seed()
+        except (requests.RequestException, BotoCoreError):
+            if not self._stopping.is_set():
+                raise  # the stack is up: a real failure
+
+    def _seed(self) -> None:
         assert self.endpoints is not None
         main_table = self.physical["MainTable"]
         if self.endpoints.client("dynamodb").scan(TableName=main_table, Limit=1, Select="COUNT")["Count"]:
@@ -312,6 +342,9 @@ class LocalStack:
         partial.replace(self.stack_file)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if not self._state_lock.held:
+            return  # it never started: another stack holds the folder, and all in it
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -329,16 +362,26 @@ class LocalStack:
                 child.kill()
                 child.wait()
         self.stack_file.unlink(missing_ok=True)
-        if self._log_handle:
-            self._log_handle.close()
+        self._state_lock.release()
+        with self._log_lock:
+            if self._log_handle:
+                self._log_handle.close()
+                self._log_handle = None
 
     def run_forever(self) -> None:
+        reasons: list[str] = []
+
+        def on_signal(number: int, _frame: object) -> None:
+            reasons.append("Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name)
+            stopped.set()
+
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        signal.signal(signal.SIGINT, lambda *_: stopped.set())
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, on_signal)
         try:
             self.start()
             stopped.wait()
         finally:
-            self.log("stack", "stopping")
+            if self._state_lock.held:
+                self.log("stack", f"stopping everything ({reasons[0] if reasons else 'failed to start'})")
             self.stop()

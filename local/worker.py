@@ -16,9 +16,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,12 @@ def serve(handler: Any, request_fd: int, response_fd: int) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in the terminal reaches every process of its group: the stack stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A warning is one log line (file:line: Category: message), not two with the source line.
+    warnings.formatwarning = lambda message, category, filename, lineno, line=None: (
+        f"{filename}:{lineno}: {category.__name__}: {message}\n"
+    )
     request_fd, response_fd, code_dir, handler, *layer_dirs = sys.argv[1:]
     started = time.perf_counter()
     install_faults()

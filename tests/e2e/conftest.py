@@ -35,7 +35,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.fail("Debian's chromium is needed for the browser tests: `make test` installs it")
+        pytest.fail("Chromium is needed for the browser tests: `python -m local.prerequisites test` says how to install it")
     browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()

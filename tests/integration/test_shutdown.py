@@ -1,54 +1,22 @@
-"""Ctrl-C stops the whole local stack: every child process, every port."""
+"""Ctrl-C stops the whole local stack: every child process, every port, quietly."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from local.template import ROOT
 from tests.support.api import Api
-from tests.support.stack import start_stack
+from tests.support.processes import alive, descendants, listening_ports
+from tests.support.stack import start_stack, stop_when_the_test_process_dies
 
 pytestmark = pytest.mark.stack
-
-
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.add(child)
-            pending.append(child)
-    return found
-
-
-def listening_ports() -> set[int]:
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_ctrl_c_stops_every_child_and_frees_every_port(tmp_path: Path) -> None:
@@ -67,3 +35,33 @@ def test_ctrl_c_stops_every_child_and_frees_every_port(tmp_path: Path) -> None:
     assert [pid for pid in children if alive(pid)] == []
     assert not ports & listening_ports()
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_ctrl_c_in_the_terminal_stops_quietly_with_one_line(tmp_path: Path) -> None:
+    # Given `python -m local run` in a terminal of its own (its own process group, as a shell's
+    # job is), its console read line by line, and a request served (every worker started)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "run", "--port", "0", "--in-memory", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=stop_when_the_test_process_dies,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "VaultPay is running at " in line:
+            url = line.rsplit(" ", 1)[1].strip()
+            break
+    Api(url).new_user()
+    # When Ctrl-C reaches the whole group, workers included
+    os.killpg(process.pid, signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    # Then it exits cleanly, saying so in one line, and no process prints a traceback
+    assert process.returncode == 0
+    after = rest[rest.index("[stack] stopping everything") :]
+    assert after.splitlines() == ["[stack] stopping everything (Ctrl-C)"]
+    assert "Traceback" not in rest
+    assert "KeyboardInterrupt" not in rest

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import re
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -95,9 +99,54 @@ def test_a_record_written_to_the_main_table_reaches_the_stream_consumer(stack: R
     pytest.fail("the stream consumer never recorded the change")
 
 
-def test_every_request_is_logged_with_method_path_status_and_time(api: Api, stack: RunningStack) -> None:
+def test_every_request_is_logged_with_method_path_status_time_and_function(api: Api, stack: RunningStack) -> None:
+    # When the health route is called
     api.get("/api/health")
-    assert any(line.startswith("[gateway] GET /api/health 200 ") and line.endswith("ms") for line in stack.logs().splitlines())
+    # Then the console has one line for it: method, path, status, milliseconds and the function that answered
+    pattern = re.compile(r"\[gateway\] GET /api/health 200 \d+ms HealthFunction")
+    assert any(pattern.fullmatch(line) for line in stack.logs().splitlines())
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "FOO", "DELETE", "PUT", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/api/wallet/balance/", "/api/health", "/api/nope"])
+def test_a_method_no_route_takes_is_a_404_problem(stack: RunningStack, method: str, path: str) -> None:
+    # When a path is called with a method that no route of it takes (HTTP APIs answer 404 then)
+    host, port = stack.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(method, path)
+    response = connection.getresponse()
+    # Then it is a 404 problem, never the HTTP server's own HTML page
+    assert response.status == 404
+    assert response.getheader("Content-Type") == "application/problem+json"
+    assert json.loads(response.read())["status"] == 404
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n", 400),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n", 400),
+        (b"GET /api/health HTTP/1.1 extra\r\n", 400),
+        (b"GET /api/health HTTP/7.0\r\n", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n", 414),
+        (b"GET /api/health HTTP/1.1\r\n" + b"X-Filler: x\r\n" * 120, 431),
+    ],
+)
+def test_what_the_http_server_cannot_parse_is_a_problem_too(stack: RunningStack, request_head: bytes, status: int) -> None:
+    # When the request line or its headers cannot be served as they are
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request_head + b"\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    # Then the answer is a problem+json with that status, not an HTML page, and the connection closes
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split(b" ")[1] == str(status).encode()
+    assert b"Content-Type: application/problem+json" in head.split(b"\r\n")
+    assert json.loads(body)["status"] == status
+    assert Api(stack.url).get("/api/health").status_code == 200
 
 
 def test_an_oversized_body_is_413(api: Api) -> None:
@@ -158,8 +207,6 @@ def test_a_path_outside_the_route_table_gets_the_fallbacks_not_found(api: Api) -
 
 def test_a_malformed_content_length_is_a_400_problem_and_the_gateway_keeps_serving(stack: RunningStack) -> None:
     # Found by the fuzzer: a Content-Length that is not a number used to kill the request thread.
-    import http.client
-
     host, port = stack.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.putrequest("POST", "/api/users/login/")

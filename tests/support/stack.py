@@ -74,7 +74,7 @@ def running_stack(
 _PR_SET_PDEATHSIG = 1
 
 
-def _stop_when_the_test_process_dies() -> None:
+def stop_when_the_test_process_dies() -> None:
     """Linux sends the stack SIGTERM (its clean shutdown) if the test run is killed before its
     fixtures can stop it, e.g. by a timeout: no orphaned stack keeps ports and cores busy."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -108,7 +108,7 @@ def start_stack(
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
-        preexec_fn=_stop_when_the_test_process_dies,
+        preexec_fn=stop_when_the_test_process_dies,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while not stack_file.exists():

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
@@ -58,10 +58,10 @@ def parse_json_body(body: str | bytes) -> Any:
 
 class StrictRequestValidation(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, stricter first: bodies are JSON (a form-encoded body is a
-    415, not a guess, whatever fields it carries), and query strings are as strict as bodies: a
-    parameter the route does not take (a typo such as ``?limt=5``) is a 422 rather than silently
-    ignored. It replaces the resolver's own validation middleware because that one always runs
-    before any middleware added with ``use()``, and would parse a form body first."""
+    415, not a guess, whatever fields it carries). A query parameter the route does not take (a
+    cache-busting ``?_=...``) is ignored, as API Gateway ignores it. It replaces the resolver's own
+    validation middleware because that one always runs before any middleware added with
+    ``use()``, and would parse a form body first."""
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools' own __init__ is unannotated
@@ -72,13 +72,6 @@ class StrictRequestValidation(OpenAPIRequestValidationMiddleware):
             raise RequestUnsupportedContentType(
                 "Unsupported content type",
                 errors=[{"type": "unsupported_content_type", "loc": ("body",), "msg": "Send application/json"}],
-            )
-        route = app.context.get("_route")
-        allowed = {param.alias for param in route.dependant.query_params} if route is not None else set()
-        unknown = sorted(set(app.current_event.query_string_parameters or {}) - allowed)
-        if unknown:
-            raise RequestValidationError(
-                [{"loc": ("query", name), "msg": "Unknown query parameter", "type": "extra_forbidden"} for name in unknown]
             )
         return super().handler(app, next_middleware)
 
