@@ -63,8 +63,9 @@ setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch Dynamo
 run: prerequisites-run $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
 	$(PY) -m local run --port $(PORT) --seed-demo
 
-test: prerequisites-test $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite
-	$(PY) -m pytest
+TEST_WORKERS ?= 2
+test: prerequisites-test $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite, files spread over TEST_WORKERS processes
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit

@@ -51,7 +51,10 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     page = context.new_page()
+    # The stack may be cold-starting workers while another test worker loads both cores:
+    # waits are generous, and a wait only ends early when the page is ready.
     page.set_default_timeout(15_000)
+    expect.set_options(timeout=15_000)
     return page
 
 

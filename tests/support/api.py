@@ -27,7 +27,7 @@ class User:
 
 
 class Api:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 90.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.timeout = timeout
