@@ -73,13 +73,13 @@ setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch Dynamo
 run: $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
 	$(PY) -m local run --port $(PORT) --seed-demo
 
-test: $(DEPS) $(SAM_DEPS) $(DDB_JAR) browser ## run the whole test suite
+test: $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) browser ## run the whole test suite
 	$(PY) -m pytest
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit
 
-test-handlers: $(DEPS) ## the Lambda handlers in-process against moto, and the template, build and local-runtime checks
+test-handlers: $(DEPS) $(CHECKOV_DEPS) ## the Lambda handlers in-process against moto, and the template, build and local-runtime checks
 	$(PY) -m pytest tests/handlers tests/tooling
 
 invoke: $(DEPS) $(DDB_JAR) ## run one function with an event: make invoke FN=WalletFunction EVENT=events/transfer.json
