@@ -18,9 +18,11 @@ TOOLS_VENV := .venv-tools
 UV := $(TOOLS_VENV)/bin/uv
 DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile reindex invoke openapi build deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,11 +45,18 @@ $(SAM_DEPS): requirements/sam.txt $(UV)
 	VIRTUAL_ENV=$(SAM_VENV) $(UV) pip install --quiet --require-hashes -r requirements/sam.txt
 	@touch $@
 
+# checkov pins its own versions (packaging, networkx, ...): it lives in its own virtualenv too.
+$(CHECKOV_DEPS): requirements/checkov.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	VIRTUAL_ENV=$(CHECKOV_VENV) $(UV) pip install --quiet --require-hashes -r requirements/checkov.txt
+	@touch $@
+
 requirements: $(UV) ## re-lock requirements/*.txt and the layer's requirements.txt, with hashes, from the .in files
 	cd requirements && ../$(UV) pip compile uv.in --python-version 3.11 --generate-hashes -o uv.txt
 	cd requirements && ../$(UV) pip compile lambda.in --python-version 3.13 --python-platform aarch64-manylinux_2_28 --generate-hashes -o ../layers/vaultpay/requirements.txt
 	cd requirements && ../$(UV) pip compile dev.in --python-version 3.11 --generate-hashes -o dev.txt
 	cd requirements && ../$(UV) pip compile sam.in --python-version 3.11 --generate-hashes -o sam.txt
+	cd requirements && ../$(UV) pip compile checkov.in --python-version 3.11 --generate-hashes -o checkov.txt
 
 $(DDB_JAR): | $(DEPS)
 	$(PY) -m local.dynamodb_local fetch
@@ -64,13 +73,13 @@ run: prerequisites-run $(DEPS) $(DDB_JAR) ## start the whole system on http://12
 	$(PY) -m local run --port $(PORT) --seed-demo
 
 TEST_WORKERS ?= 2
-test: prerequisites-test $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## run the whole test suite, files spread over TEST_WORKERS processes
+test: prerequisites-test $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) ## run the whole test suite, files spread over TEST_WORKERS processes
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit
 
-test-handlers: $(DEPS) ## the Lambda handlers in-process against moto, and the template, build and local-runtime checks
+test-handlers: $(DEPS) $(CHECKOV_DEPS) ## the Lambda handlers in-process against moto, and the template, build and local-runtime checks
 	$(PY) -m pytest tests/handlers tests/tooling
 
 invoke: $(DEPS) $(DDB_JAR) ## run one function with an event: make invoke FN=WalletFunction EVENT=events/transfer.json
@@ -83,17 +92,21 @@ seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
 	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))
 
+reindex: $(DEPS) ## rebuild the Aadhaar guards from the vault with the KMS index key (STACK=name for a deployed one: as the break-glass role)
+	$(PY) -m tools.reindex $(if $(STACK),--stack $(STACK))
+
 bench: prerequisites-run $(DEPS) $(DDB_JAR) ## measure throughput, AWS calls, cold starts, history scaling, audit lag, memory -> docs/benchmarks.md
 	$(PY) -m tests.bench
 
 stress: prerequisites-run $(DEPS) $(DDB_JAR) ## the whole reliability suite at full size (bank, faults, state machine, fuzzing, security), with a report
 	$(PY) -m tests.reliability.stress
 
-lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI document up to date
+lint: $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) ## ruff, mypy, sam validate --lint, checkov on the template, and the OpenAPI document up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/vaultpay functions local tools tests
 	$(SAM) validate --lint --region ap-south-1
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(PY) -m tools.openapi --check
 
 format: $(DEPS) ## apply ruff's fixes and formatting
@@ -106,8 +119,13 @@ openapi: $(DEPS) ## regenerate the OpenAPI document served at /api/openapi.json
 build: $(SAM_DEPS) ## sam build: arm64 artifacts for the Lambda runtime, on this machine, no Docker
 	$(SAM) build
 
+# DEPLOY_PARAMETERS="Name=value ..." is added to samconfig.toml's parameter_overrides for $(ENV)
+# (sam deploy's own --parameter-overrides would replace them): BreakGlassPrincipals, KeyBootstrapAdministrator, ...
+DEPLOY_PARAMETERS ?=
+SAMCONFIG_PARAMETERS = $(shell $(PY) -c 'import sys, tomllib; print(tomllib.load(open("samconfig.toml", "rb"))[sys.argv[1]]["deploy"]["parameters"]["parameter_overrides"])' $(ENV))
+
 deploy: build $(DEPS) ## sam deploy --config-env $(ENV), then publish the dashboard (needs AWS credentials)
-	$(SAM) deploy --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV) $(if $(DEPLOY_PARAMETERS),--parameter-overrides "$(SAMCONFIG_PARAMETERS) $(DEPLOY_PARAMETERS)")
 	$(PY) -m tools.publish_web --stack vaultpay-$(ENV) --region ap-south-1
 
 STATE_DIR ?= .local
@@ -115,4 +133,4 @@ reset: ## wipe the local stack's data, keys and secrets
 	rm -rf $(STATE_DIR)/dynamodb $(STATE_DIR)/state $(STATE_DIR)/stack.json $(STATE_DIR)/*.log
 
 clean: reset ## remove everything set up by make (virtualenvs, DynamoDB Local, build output)
-	rm -rf $(VENV) $(SAM_VENV) $(TOOLS_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(TOOLS_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

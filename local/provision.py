@@ -1,6 +1,7 @@
 """Create the template's stateful resources on the local services, and resolve each function's environment.
 
-Tables (with their keys, indexes, stream and TTL), KMS keys and aliases, secrets (generated
+Tables (with their keys, indexes, stream and TTL), KMS keys (with their key spec and usage: the
+Aadhaar index key is an HMAC key) and aliases, secrets (generated
 once and kept under .local/ so a restart finds the same values) and SQS queues. Idempotent:
 what already exists is found, not created again. Works against DynamoDB Local and moto's
 server, and against moto in-process for the unit tests.
@@ -126,9 +127,11 @@ def provision(
         alias = next((name for name, target in aliases.items() if target == logical_id), f"alias/{stack_name}/{logical_id}")
         key_id = _find_alias_target(clients.kms, alias)
         if key_id is None:
-            key_id = clients.kms.create_key(Description=str(early.resolve(properties.get("Description", logical_id))))[
-                "KeyMetadata"
-            ]["KeyId"]
+            key_id = clients.kms.create_key(
+                Description=str(early.resolve(properties.get("Description", logical_id))),
+                KeySpec=str(properties.get("KeySpec", "SYMMETRIC_DEFAULT")),
+                KeyUsage=str(properties.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            )["KeyMetadata"]["KeyId"]
             clients.kms.create_alias(AliasName=alias, TargetKeyId=key_id)
             if properties.get("EnableKeyRotation"):
                 clients.kms.enable_key_rotation(KeyId=key_id)

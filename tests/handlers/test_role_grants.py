@@ -3,7 +3,9 @@
 moto enforces no IAM, and neither does the local stack, so a missing permission would first
 show on AWS. Here each function serves its routes (or its stream) in-process while every
 botocore call is recorded with the IAM action and resource it needs; each must be allowed by
-an Allow statement of that function's own role in template.yaml, conditions included.
+an Allow statement of that function's own role in template.yaml, conditions included. A call
+to a KMS key whose policy names the role is allowed by that key policy instead (the vault and
+index keys delegate nothing to IAM), and no Deny of the key policy may refuse it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tests.handlers.conftest import TEMPLATE, body, load_function
 from tests.handlers.test_audit import main_stream
 from tests.support.data import PASSWORD, registration
 from tests.support.events import LambdaContextStub, authorizer_event, http_event
-from tests.tooling.test_template import as_list, role_of, statements
+from tests.tooling.test_template import as_list, key_permits, key_policy, kms_keys, role_arn, role_of, statements
 from vaultpay.core import secrets
 
 
@@ -28,7 +30,7 @@ class Call:
     function: str
     action: str  # the IAM action, e.g. dynamodb:PutItem
     resource: str  # the template's logical id, with "/index/<name>" for a secondary index
-    context: tuple[tuple[str, str], ...] = ()  # a KMS encryption context
+    context: tuple[tuple[str, str], ...] = ()  # KMS condition keys: kms:EncryptionContext:<name>, kms:MacAlgorithm
 
 
 @dataclass
@@ -67,7 +69,10 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
             index = params.get("IndexName")
             yield f"dynamodb:{operation}", params["TableName"] + (f"/index/{index}" if index else ""), ()
     elif service == "kms":
-        yield f"kms:{operation}", params["KeyId"], tuple(sorted(params.get("EncryptionContext", {}).items()))
+        conditions = {f"kms:EncryptionContext:{name}": value for name, value in params.get("EncryptionContext", {}).items()}
+        if "MacAlgorithm" in params:
+            conditions["kms:MacAlgorithm"] = params["MacAlgorithm"]
+        yield f"kms:{operation}", params["KeyId"], tuple(sorted(conditions.items()))
     elif service == "secretsmanager":
         yield f"secretsmanager:{operation}", params["SecretId"], ()
     else:
@@ -82,26 +87,53 @@ def resource_refers_to(resource: Any, logical: str) -> bool:
 
 
 def condition_holds(condition: dict[str, Any] | None, call: Call) -> bool:
-    """Whether ``call`` meets a statement's conditions (those on the KMS encryption context)."""
+    """Whether ``call`` meets a statement's conditions (on the KMS encryption context and MAC algorithm)."""
     for operator, requirements in (condition or {}).items():
         if operator != "StringEquals":
             return False  # a condition this test cannot evaluate is not taken as a grant
         context = dict(call.context)
         for key, expected in requirements.items():
-            name = key.removeprefix("kms:EncryptionContext:")
-            if name == key or context.get(name) not in as_list(expected):
+            if context.get(key) not in as_list(expected):
                 return False
     return True
 
 
+def function_of(folder: str) -> str:
+    return {spec.code_uri.name: logical for logical, spec in TEMPLATE.functions().items()}[folder]
+
+
+def key_policy_statements_naming(role: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, statement) for every key policy statement that names ``role`` as its principal."""
+    for key in kms_keys():
+        for statement in key_policy(key):
+            if role_arn(role) in as_list(statement["Principal"].get("AWS", [])):
+                yield key, statement
+
+
+def allowed_by_key_policy(call: Call, role: str) -> bool:
+    if call.resource not in kms_keys():
+        return False
+    policy = key_policy(call.resource)
+    granted = any(
+        key == call.resource
+        and statement["Effect"] == "Allow"
+        and call.action in as_list(statement["Action"])
+        and condition_holds(statement.get("Condition"), call)
+        for key, statement in key_policy_statements_naming(role)
+    )
+    return granted and key_permits(policy, role_arn(role), call.action)
+
+
 def allowed(call: Call) -> bool:
-    function_logical_id = {spec.code_uri.name: logical for logical, spec in TEMPLATE.functions().items()}[call.function]
+    role = role_of(function_of(call.function))
+    if call.action.startswith("kms:") and allowed_by_key_policy(call, role):
+        return True
     return any(
         statement["Effect"] == "Allow"
         and call.action in as_list(statement["Action"])
         and any(resource_refers_to(resource, call.resource) for resource in as_list(statement["Resource"]))
         and condition_holds(statement.get("Condition"), call)
-        for statement in statements(role_of(function_logical_id))
+        for statement in statements(role)
     )
 
 
@@ -193,6 +225,7 @@ def test_every_call_a_function_makes_is_granted_by_its_own_role(recorder: CallRe
     # Then each function made calls, and every one of them is allowed by its role
     assert {call.function for call in recorder.calls} == {"identity", "vault", "wallet", "authorizer", "audit"}
     assert Call("audit", "dynamodb:BatchGetItem", "MainTable") in recorder.calls
+    assert Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)) in recorder.calls
     denied = sorted(
         f"{call.function}: {call.action} on {call.resource} {dict(call.context)}" for call in recorder.calls if not allowed(call)
     )
@@ -201,14 +234,22 @@ def test_every_call_a_function_makes_is_granted_by_its_own_role(recorder: CallRe
 
 def test_the_checker_refuses_what_a_role_does_not_grant() -> None:
     # Given calls that no role grants as made
+    aadhaar = ("kms:EncryptionContext:purpose", "aadhaar")
     audit_update = Call("audit", "dynamodb:UpdateItem", "AuditTable")
-    wallet_decrypt = Call("wallet", "kms:Decrypt", "VaultKey", (("purpose", "aadhaar"),))
-    vault_decrypt_other_purpose = Call("vault", "kms:Decrypt", "VaultKey", (("purpose", "other"),))
-    # Then none of them is allowed, while the vault's real decrypt is
+    wallet_decrypt = Call("wallet", "kms:Decrypt", "VaultKey", (aadhaar,))
+    identity_decrypt = Call("identity", "kms:Decrypt", "VaultKey", (aadhaar,))
+    vault_decrypt_other_purpose = Call("vault", "kms:Decrypt", "VaultKey", (("kms:EncryptionContext:purpose", "other"),))
+    vault_mac = Call("vault", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),))
+    identity_weaker_mac = Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_224"),))
+    # Then none of them is allowed, while the vault's real decrypt and identity's real MAC are
     assert not allowed(audit_update)
     assert not allowed(wallet_decrypt)
+    assert not allowed(identity_decrypt)
     assert not allowed(vault_decrypt_other_purpose)
-    assert allowed(Call("vault", "kms:Decrypt", "VaultKey", (("purpose", "aadhaar"), ("user_id", "u1"))))
+    assert not allowed(vault_mac)
+    assert not allowed(identity_weaker_mac)
+    assert allowed(Call("vault", "kms:Decrypt", "VaultKey", (aadhaar, ("kms:EncryptionContext:user_id", "u1"))))
+    assert allowed(Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)))
 
 
 # Grants no request path exercises, each for a reason: Lambda's event source mapping reads the
@@ -228,7 +269,8 @@ NOT_CALLED_BY_THE_CODE = {
 def test_every_data_grant_is_used_by_the_code_that_holds_it(recorder: CallRecorder, aws_stack: dict[str, str]) -> None:
     # Given every function serving each of its routes (or its stream), calls recorded
     exercise_every_function(recorder, aws_stack)
-    # Then every DynamoDB, KMS and Secrets Manager grant was needed by a call, or has its reason
+    # Then every DynamoDB, KMS and Secrets Manager grant, key policies included, was needed by a call,
+    # or has its reason
     unused = []
     for folder, logical_id in {spec.code_uri.name: logical for logical, spec in TEMPLATE.functions().items()}.items():
         for statement in statements(role_of(logical_id)):
@@ -243,6 +285,14 @@ def test_every_data_grant_is_used_by_the_code_that_holds_it(recorder: CallRecord
                     reasons = {(folder, action), (folder, action, repr(resource))} | {
                         (folder, action, name) for name in TEMPLATE.resources if resource_refers_to(resource, name)
                     }
-                    if not needed and not reasons & NOT_CALLED_BY_THE_CODE:
+                    # The table key is used by DynamoDB, Secrets Manager and SQS with the function's
+                    # credentials (kms:ViaService), never by the function's own code.
+                    through_a_service = "kms:ViaService" in repr(statement.get("Condition"))
+                    if not needed and not through_a_service and not reasons & NOT_CALLED_BY_THE_CODE:
                         unused.append(f"{folder}: {action} on {resource}")
+        # and every key policy statement that names the function's role is needed too
+        for key, statement in key_policy_statements_naming(role_of(logical_id)):
+            for action in as_list(statement["Action"]):
+                if not any(call.function == folder and call.action == action and call.resource == key for call in recorder.calls):
+                    unused.append(f"{folder}: {action} on {key} (key policy)")
     assert unused == []

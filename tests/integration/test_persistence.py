@@ -11,6 +11,7 @@ import pytest
 from local import seed
 from local.template import ROOT
 from tests.support.api import Api, User
+from tests.support.data import registration
 from tests.support.stack import RunningStack, running_stack
 
 pytestmark = pytest.mark.stack
@@ -39,7 +40,7 @@ def demo_user() -> User:
     return User(id="", email=seed.DEMO_EMAIL, password=seed.DEMO_PASSWORD, aadhaar="")
 
 
-def test_data_keys_and_sessions_survive_a_restart_and_make_reset_wipes_them(tmp_path: Path) -> None:
+def test_data_keys_index_key_and_sessions_survive_a_restart_and_make_reset_wipes_them(tmp_path: Path) -> None:
     # Given `make run` on an empty folder: it seeds the demo data
     with running_stack(tmp_path, extra_args=("--seed-demo",), in_memory=False) as first:
         outcome = seeding_outcome(first, 0)
@@ -64,6 +65,10 @@ def test_data_keys_and_sessions_survive_a_restart_and_make_reset_wipes_them(tmp_
         assert refreshed.status_code == 200
         revealed = api.post("/api/users/profile/aadhaar/", {"password": newcomer.password}, user=again)
         assert revealed.json() == {"aadhaar": newcomer.aadhaar}
+        # and the Aadhaar index key (an HMAC key inside KMS) too: the newcomer's guard still refuses
+        # the same number
+        duplicate = api.post("/api/users/register/", registration("copycat@example.com", aadhaar=newcomer.aadhaar))
+        assert duplicate.status_code == 409
         assert api.login(demo_user()).access
     # When `make reset` wipes that folder, then the stack starts again
     subprocess.run(["make", "--no-print-directory", "reset", f"STATE_DIR={tmp_path}"], cwd=ROOT, check=True)

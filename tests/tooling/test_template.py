@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.template import ROOT, SamTemplate
+from local.provision import LOCAL_PARAMETERS
+from local.template import ACCOUNT_ID, ROOT, SamTemplate
 
 TEMPLATE = SamTemplate.load()
 RESOURCES = TEMPLATE.resources
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 # Actions that have no resource-level permissions: "*" is the only resource they take.
 NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -52,7 +57,7 @@ def test_every_function_has_a_role_of_its_own() -> None:
     functions = TEMPLATE.functions()
     assigned = [role_of(name) for name in functions]
     assert len(set(assigned)) == len(functions)
-    assert set(assigned) == set(roles())
+    assert set(assigned) == set(roles()) - {"BreakGlassRole"}  # the break-glass role belongs to people, not code
 
 
 @pytest.mark.parametrize("role", sorted(roles()))
@@ -64,29 +69,180 @@ def test_no_wildcard_actions_and_no_star_resource_where_a_resource_exists(role: 
             assert set(actions) <= NO_RESOURCE_LEVEL, statement
 
 
-def test_only_the_vault_role_can_decrypt_and_only_with_the_aadhaar_context() -> None:
-    decrypting = [role for role in roles() if grants(role, "kms:Decrypt", "VaultKey")]
-    assert decrypting == [role_of("VaultFunction")]
-    (statement,) = grants(role_of("VaultFunction"), "kms:Decrypt", "VaultKey")
-    assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "aadhaar"}}
+# ---------------------------------------------------------------- key policies
+# No key policy delegates to the account's IAM policies with kms:*: each names who may use its key.
+# These tests evaluate the key policies (Allow, then explicit Deny) for every role of the template,
+# a stranger of the account and the account root, under the given parameters.
+ACCOUNT_ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
+STRANGER = f"arn:aws:iam::{ACCOUNT_ID}:role/someone-else-in-the-account"
+DEPLOYER = f"arn:aws:iam::{ACCOUNT_ID}:role/deployer"
+KEY_ADMINISTRATION = (
+    "kms:PutKeyPolicy",
+    "kms:CreateGrant",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:UpdateKeyDescription",
+    "kms:TagResource",
+)
 
 
-def test_the_key_policy_denies_decrypt_to_everyone_but_the_vault_role() -> None:
-    policy = RESOURCES["VaultKey"]["Properties"]["KeyPolicy"]["Statement"]
-    (deny,) = [statement for statement in policy if statement["Effect"] == "Deny"]
-    assert deny["Action"] == "kms:Decrypt"
-    assert "-vault-fn" in repr(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
-    assert RESOURCES["VaultRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AWS::StackName}-vault-fn"}
+def role_arn(logical_id: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
 
 
-def test_the_identity_role_may_only_generate_data_keys_under_the_aadhaar_context() -> None:
-    role = role_of("IdentityFunction")
-    kms_actions = {
-        action for statement in statements(role) for action in as_list(statement["Action"]) if action.startswith("kms:")
+def key_policy(key: str, **parameters: str) -> list[dict[str, Any]]:
+    """The key's policy statements as CloudFormation would resolve them (roles by logical id)."""
+    intrinsics = TEMPLATE.intrinsics(
+        stack_name="vaultpay-test",
+        region="ap-south-1",
+        parameter_overrides=parameters,
+        attributes={(name, "Arn"): role_arn(name) for name in roles()},
+    )
+    resolved: list[dict[str, Any]] = intrinsics.resolve(RESOURCES[key]["Properties"]["KeyPolicy"])["Statement"]
+    return resolved
+
+
+def _names_principal(statement: dict[str, Any], principal: str) -> bool:
+    named = statement["Principal"]
+    if named == "*":
+        return True
+    aws = as_list(named.get("AWS", [])) if isinstance(named, dict) else []
+    # The account root delegates to IAM: any principal of the account whose IAM policy allows it.
+    return "*" in aws or principal in aws or ACCOUNT_ROOT in aws
+
+
+def _deny_applies(statement: dict[str, Any], principal: str) -> bool:
+    condition = statement.get("Condition", {})
+    if not condition:
+        return True
+    if set(condition) == {"ArnNotEquals"} and set(condition["ArnNotEquals"]) == {"aws:PrincipalArn"}:
+        return principal not in as_list(condition["ArnNotEquals"]["aws:PrincipalArn"])
+    return False  # a condition this evaluator cannot read is not taken as a denial
+
+
+def _matches(patterns: Any, action: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in as_list(patterns))
+
+
+def key_permits(statements: list[dict[str, Any]], principal: str, action: str) -> bool:
+    """Whether ``principal`` may call ``action`` on the key directly (not through an AWS service
+    that the policy names with kms:ViaService): some Allow names it and no Deny refuses it."""
+    allowed = any(
+        statement["Effect"] == "Allow"
+        and _matches(statement["Action"], action)
+        and _names_principal(statement, principal)
+        and "kms:ViaService" not in repr(statement.get("Condition"))
+        for statement in statements
+    )
+    denied = any(
+        statement["Effect"] == "Deny"
+        and _matches(statement["Action"], action)
+        and _names_principal(statement, principal)
+        and _deny_applies(statement, principal)
+        for statement in statements
+    )
+    return allowed and not denied
+
+
+def who_may(key: str, action: str, **parameters: str) -> set[str]:
+    statements = key_policy(key, **parameters)
+    candidates = {role_arn(name): name for name in roles()} | {STRANGER: "stranger", ACCOUNT_ROOT: "root", DEPLOYER: "deployer"}
+    return {name for arn, name in candidates.items() if key_permits(statements, arn, action)}
+
+
+def kms_keys() -> list[str]:
+    return sorted(name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::KMS::Key")
+
+
+def test_no_principal_but_the_vault_function_can_decrypt_reencrypt_or_grant_on_the_vault_key() -> None:
+    # Given the vault key's policy as deployed by default
+    # When any role of the stack, any other principal of the account, or the root asks KMS
+    # Then only the vault function decrypts, and no one re-encrypts a data key under another key or
+    # creates a grant (either would hand the power to decrypt to someone else)
+    assert who_may("VaultKey", "kms:Decrypt") == {role_of("VaultFunction")}
+    for action in ("kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant"):
+        assert who_may("VaultKey", action) <= {role_of("VaultFunction")}, action
+        assert who_may("VaultKey", action) == set(), action
+    # and the vault function decrypts only under the Aadhaar context; identity only seals
+    (decrypt,) = [s for s in key_policy("VaultKey") if s["Effect"] == "Allow" and s["Action"] == "kms:Decrypt"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "aadhaar"}}
+    assert who_may("VaultKey", "kms:GenerateDataKey") == {role_of("IdentityFunction")}
+
+
+def test_only_the_identity_function_can_compute_the_aadhaar_index() -> None:
+    # Given the index key: an HMAC key made by KMS, so its material can never be exported
+    key = RESOURCES["AadhaarIndexKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    assert key.get("Origin", "AWS_KMS") == "AWS_KMS"
+    # Then only the identity function computes a MAC, and no one verifies one or creates a grant
+    assert who_may("AadhaarIndexKey", "kms:GenerateMac") == {role_of("IdentityFunction")}
+    assert who_may("AadhaarIndexKey", "kms:VerifyMac") == set()
+    assert who_may("AadhaarIndexKey", "kms:CreateGrant") == set()
+    # and the identity function reads it by ARN from its environment, not a secret
+    identity = TEMPLATE.functions()["IdentityFunction"].environment
+    assert identity["AADHAAR_INDEX_KEY_ARN"] == {"Fn::GetAtt": ["AadhaarIndexKey", "Arn"]}
+
+
+def test_no_secret_holds_an_index_key_the_identity_function_could_read() -> None:
+    # Given the identity function's own credentials (its role)
+    # Then the only secrets it can read are not index keys: the index key exists only inside KMS
+    secrets = {name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::SecretsManager::Secret"}
+    assert not any("index" in name.lower() or "blind" in name.lower() for name in secrets)
+    readable = {
+        repr(resource)
+        for statement in statements(role_of("IdentityFunction"))
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
     }
-    assert kms_actions == {"kms:GenerateDataKey"}
-    (statement,) = grants(role, "kms:GenerateDataKey", "VaultKey")
-    assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "aadhaar"}}
+    assert not any("Index" in resource or "Blind" in resource for resource in readable)
+
+
+@pytest.mark.parametrize("key", kms_keys())
+def test_only_the_break_glass_role_can_change_a_key(key: str) -> None:
+    # Given a key of the stack, deployed with the default parameters
+    for action in KEY_ADMINISTRATION:
+        # Then no function, no other principal of the account and not the root can change it
+        assert who_may(key, action) <= {"BreakGlassRole"}, action
+    assert who_may(key, "kms:PutKeyPolicy") == {"BreakGlassRole"}
+    assert who_may(key, "kms:ScheduleKeyDeletion") == {"BreakGlassRole"}
+    # Reading metadata is all the account gets (CloudFormation and auditors need it)
+    assert "stranger" in who_may(key, "kms:DescribeKey")
+
+
+@pytest.mark.parametrize("key", kms_keys())
+def test_the_bootstrap_administrator_exists_only_when_a_first_deploy_names_it(key: str) -> None:
+    assert "deployer" not in who_may(key, "kms:PutKeyPolicy")
+    assert who_may(key, "kms:PutKeyPolicy", KeyBootstrapAdministrator=DEPLOYER) == {"BreakGlassRole", "deployer"}
+
+
+def test_the_break_glass_role_needs_mfa_and_named_people() -> None:
+    trust = RESOURCES["BreakGlassRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    (statement,) = trust
+    assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+    assert statement["Principal"]["AWS"]["Fn::If"][1] == {"Ref": "BreakGlassPrincipals"}
+    assert rule_violations(Stage="prod", BreakGlassPrincipals="") == ["NamedBreakGlassPrincipalsInProduction"]
+
+
+def test_a_maintenance_window_lets_the_break_glass_role_reindex_and_nothing_more() -> None:
+    # Given BreakGlassDataAccess=true, for tools.reindex
+    window = {"BreakGlassDataAccess": "true"}
+    # Then the break-glass role may decrypt and compute index MACs, and no one else gains anything
+    assert who_may("VaultKey", "kms:Decrypt", **window) == {role_of("VaultFunction"), "BreakGlassRole"}
+    assert who_may("AadhaarIndexKey", "kms:GenerateMac", **window) == {role_of("IdentityFunction"), "BreakGlassRole"}
+    for action in ("kms:ReEncryptFrom", "kms:CreateGrant"):
+        assert who_may("VaultKey", action, **window) == set()
+    assert TEMPLATE.parameters()["BreakGlassDataAccess"] == "false"
+
+
+def test_the_identity_role_calls_kms_only_through_its_services() -> None:
+    # Its direct KMS use (GenerateDataKey, GenerateMac) is granted by the keys' own policies;
+    # what its IAM policy holds is the table key, only through DynamoDB and Secrets Manager.
+    for statement in statements(role_of("IdentityFunction")):
+        if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+            assert statement["Resource"] == {"Fn::GetAtt": ["TableKey", "Arn"]}
+            assert set(statement["Condition"]["StringEquals"]) == {"kms:ViaService"}
 
 
 def test_the_audit_table_is_append_only() -> None:
@@ -135,10 +291,69 @@ def test_ttl_expires_tokens_counters_and_idempotency_records() -> None:
     assert tables()["IdempotencyTable"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
-def test_every_kms_key_rotates() -> None:
+def test_every_encryption_key_rotates() -> None:
     keys = [resource["Properties"] for resource in RESOURCES.values() if resource["Type"] == "AWS::KMS::Key"]
-    assert len(keys) == 2
-    assert all(key["EnableKeyRotation"] is True for key in keys)
+    symmetric = [key for key in keys if key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"]
+    assert len(symmetric) >= 2
+    assert all(key["EnableKeyRotation"] is True for key in symmetric)
+    # KMS cannot rotate an HMAC key: a new index key is a re-index (tools.reindex)
+    assert RESOURCES["AadhaarIndexKey"]["Properties"].get("EnableKeyRotation") is None
+
+
+# ---------------------------------------------------------------- money the stack mints
+def rule_violations(**parameters: str) -> list[str]:
+    """The template Rules whose assertions fail for these parameters (as CloudFormation checks them)."""
+    intrinsics = TEMPLATE.intrinsics(stack_name="vaultpay-test", region="ap-south-1", parameter_overrides=parameters)
+    violated = []
+    for name, rule in TEMPLATE.body.get("Rules", {}).items():
+        if "RuleCondition" in rule and not intrinsics._evaluate(rule["RuleCondition"]):
+            continue
+        if not all(intrinsics._evaluate(assertion["Assert"]) for assertion in rule["Assertions"]):
+            violated.append(name)
+    return violated
+
+
+def samconfig_parameters() -> dict[str, dict[str, str]]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    return {
+        env: dict(pair.split("=", 1) for pair in shlex.split(sections["deploy"]["parameters"]["parameter_overrides"]))
+        for env, sections in config.items()
+        if isinstance(sections, dict) and "deploy" in sections
+    }
+
+
+def test_a_plain_deploy_mints_no_welcome_credit() -> None:
+    # Given the template's defaults and every environment of samconfig.toml (make deploy)
+    assert TEMPLATE.parameters()["WelcomeCreditPaise"] == "0"
+    for env, parameters in samconfig_parameters().items():
+        assert parameters.get("WelcomeCreditPaise", "0") == "0", env
+    # while the local stack, and only it, credits new accounts
+    assert LOCAL_PARAMETERS["WelcomeCreditPaise"] == "1000000"
+
+
+def test_a_production_stack_refuses_a_welcome_credit() -> None:
+    # When someone deploys Stage=prod with a welcome credit, CloudFormation refuses the stack
+    named = {"BreakGlassPrincipals": f"arn:aws:iam::{ACCOUNT_ID}:user/security-officer"}
+    assert rule_violations(Stage="prod", WelcomeCreditPaise="1000000", **named) == ["NoWelcomeCreditInProduction"]
+    assert rule_violations(Stage="prod", WelcomeCreditPaise="0", **named) == []
+    assert rule_violations(Stage="dev", WelcomeCreditPaise="1000000") == []
+
+
+# ---------------------------------------------------------------- the edge
+def test_the_api_behind_cloudfront_gets_the_security_headers_but_keeps_its_cache_control() -> None:
+    config = RESOURCES["WebDistribution"]["Properties"]["DistributionConfig"]
+    (api,) = [behavior for behavior in config["CacheBehaviors"] if behavior["PathPattern"] == "/api/*"]
+    for behavior in (config["DefaultCacheBehavior"], api):
+        policy_id = behavior["ResponseHeadersPolicyId"]["Ref"]
+        headers = RESOURCES[policy_id]["Properties"]["ResponseHeadersPolicyConfig"]
+        security = headers["SecurityHeadersConfig"]
+        assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+        assert security["ContentTypeOptions"] == {"Override": True}
+        assert security["FrameOptions"]["FrameOption"] == "DENY"
+        assert "frame-ancestors 'none'" in security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        # Cache-Control (no-store on tokens, profiles, the reveal) is the API's own: never overridden
+        assert "cache-control" not in repr(headers).lower()
+    assert config["Logging"]["Bucket"] == {"Fn::GetAtt": ["LogBucket", "RegionalDomainName"]}
 
 
 def watched_metrics() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
@@ -243,3 +458,19 @@ def test_sam_validate_lint_is_clean() -> None:
         env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is installed by `make lint` and `make test` (.venv-checkov)")
+def test_checkov_finds_nothing_and_every_waiver_says_why() -> None:
+    completed = subprocess.run(
+        [str(CHECKOV), "--file", str(TEMPLATE.path), "--framework", "cloudformation", "--compact", "--quiet", "--skip-download"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=Path(ROOT),
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    for name, resource in RESOURCES.items():
+        for waiver in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(waiver.get("comment", "")) > 40, (name, waiver)

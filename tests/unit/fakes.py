@@ -24,6 +24,8 @@ share the tables: a user registered through ``FakeUserStore`` can pay through ``
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Collection, Sequence
@@ -50,7 +52,7 @@ from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, Ledger
 from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord
 from vaultpay.identity.ports import FailureStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar
-from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
+from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore
 from vaultpay.wallet.ports import WalletStore
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -108,7 +110,7 @@ class Tables:
     profiles: dict[str, ProfileRecord] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     email_guards: dict[str, PartyRef] = field(default_factory=dict)  # e-mail -> user id and full name
-    aadhaar_guards: dict[str, str] = field(default_factory=dict)  # blind index -> user id
+    aadhaar_guards: set[str] = field(default_factory=set)  # uniqueness index; the guard names no one
     vault: dict[str, SealedAadhaar] = field(default_factory=dict)  # the vault table, by user id
     transactions: dict[str, TransactionRecord] = field(default_factory=dict)
     ledgers: dict[str, dict[str, LedgerEntry]] = field(default_factory=dict)  # user id -> position -> entry
@@ -120,7 +122,7 @@ class Tables:
             "profiles": dict(self.profiles),
             "accounts": dict(self.accounts),
             "email_guards": dict(self.email_guards),
-            "aadhaar_guards": dict(self.aadhaar_guards),
+            "aadhaar_guards": set(self.aadhaar_guards),
             "vault": dict(self.vault),
             "transactions": dict(self.transactions),
             "ledgers": {user: dict(entries) for user, entries in self.ledgers.items()},
@@ -261,7 +263,7 @@ class FakeUserStore:
         self,
         user: NewUser,
         sealed_aadhaar: SealedAadhaar,
-        aadhaar_blind_index: str,
+        aadhaar_index: str,
         welcome_credit: TransactionRecord | None,
     ) -> None:
         """Profile, account, both guards, the vault entry and the welcome credit: all or nothing.
@@ -271,7 +273,7 @@ class FakeUserStore:
         tables = self.tables
         if user.email in tables.email_guards:
             raise EmailAlreadyRegistered()
-        if aadhaar_blind_index in tables.aadhaar_guards:
+        if aadhaar_index in tables.aadhaar_guards:
             raise AadhaarAlreadyRegistered()
         if user.user_id in tables.profiles or user.user_id in tables.accounts or user.user_id in tables.vault:
             raise StoreRejected(f"user {user.user_id} exists")
@@ -298,7 +300,7 @@ class FakeUserStore:
             last_txn=welcome_credit.reference_id if welcome_credit else None,
         )
         tables.email_guards[user.email] = party
-        tables.aadhaar_guards[aadhaar_blind_index] = user.user_id
+        tables.aadhaar_guards.add(aadhaar_index)
         tables.vault[user.user_id] = sealed_aadhaar
         if welcome_credit is not None:
             tables.issue_from_system(welcome_credit)
@@ -445,6 +447,18 @@ class FakeDataKeys:
             raise VaultIntegrityError() from None  # KMS: InvalidCiphertextException
 
 
+class FakeIndexMac:
+    """The KMS HMAC key: HMAC-SHA256 under a key held in memory, never handed out."""
+
+    def __init__(self, key: bytes = b"fake-kms-hmac-key") -> None:
+        self._key = key
+        self.calls = 0
+
+    def mac(self, message: bytes) -> bytes:
+        self.calls += 1
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+
 class FakeVaultStore:
     """The vault table's entries, as registration wrote them into ``Tables``."""
 
@@ -499,3 +513,4 @@ _data_keys: DataKeyProvider = FakeDataKeys()
 _sealed_store: SealedStore = FakeVaultStore(_tables)
 _reveal_log: RevealLog = FakeRevealLog(_tables)
 _audit_store: AuditStore = FakeAuditStore()
+_index_mac: IndexMac = FakeIndexMac()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeClock, FakeDataKeys, FakeFailureStore, FakeTokenStore, FakeUserStore, Tables
+from tests.unit.fakes import FakeClock, FakeDataKeys, FakeFailureStore, FakeIndexMac, FakeTokenStore, FakeUserStore, Tables
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
@@ -26,12 +26,12 @@ from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
 from vaultpay.identity.logic import REVOKED_ON_LOGOUT, REVOKED_ON_REUSE, IdentityService
 from vaultpay.identity.models import LoginRequest, LogoutRequest, RefreshRequest, RegisteredUser, RegisterRequest, TokenPair
 from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token
-from vaultpay.vault.logic import blind_index, open_aadhaar
+from vaultpay.vault.logic import aadhaar_index, open_aadhaar
 
 PASSWORD = "correct horse battery staple"
 AADHAAR = "234123412346"
 OTHER_AADHAAR = "23412341235" + verhoeff_check_digit("23412341235")
-BLIND_INDEX_KEY = "b" * 64
+INDEX_MAC = FakeIndexMac()
 WELCOME = 25_000
 MAX_FAILURES = 3
 LOCKOUT_SECONDS = 900
@@ -97,7 +97,7 @@ def make_service(
             clock=clock,
         ),
         access_tokens=codec,
-        blind_index_key=lambda: BLIND_INDEX_KEY,
+        index_mac=INDEX_MAC,
         clock=clock,
         **settings,
     )
@@ -144,7 +144,7 @@ def test_register_seals_the_aadhaar_and_the_store_never_sees_the_number(
     assert AADHAAR.encode() not in sealed.ciphertext
     assert open_aadhaar(sealed, user.id, data_keys) == AADHAAR
     # And the uniqueness guard holds the keyed blind index, not the number
-    assert tables.aadhaar_guards == {blind_index(AADHAAR, BLIND_INDEX_KEY): user.id}
+    assert tables.aadhaar_guards == {aadhaar_index(AADHAAR, INDEX_MAC)}
 
 
 def test_register_credits_the_welcome_money_from_the_system_account(identity: IdentityService, tables: Tables) -> None:

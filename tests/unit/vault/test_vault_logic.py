@@ -7,13 +7,22 @@ from datetime import timedelta
 
 import pytest
 
-from tests.unit.fakes import FakeClock, FakeDataKeys, FakeFailureStore, FakeRevealLog, FakeUserStore, FakeVaultStore, Tables
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDataKeys,
+    FakeFailureStore,
+    FakeIndexMac,
+    FakeRevealLog,
+    FakeUserStore,
+    FakeVaultStore,
+    Tables,
+)
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import AccountLocked, StepUpFailed, UserNotFound, VaultEntryNotFound, VaultIntegrityError
 from vaultpay.core.passwords import hash_password
 from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
 from vaultpay.identity.models import NewUser
-from vaultpay.vault.logic import VaultService, blind_index, encryption_context, open_aadhaar, seal_aadhaar
+from vaultpay.vault.logic import VaultService, aadhaar_index, encryption_context, open_aadhaar, seal_aadhaar
 from vaultpay.vault.models import RevealAadhaarRequest
 from vaultpay.vault.ports import DataKeyProvider
 
@@ -67,7 +76,9 @@ def register(
         aadhaar_last4=aadhaar[-4:],
         created_at=clock(),
     )
-    FakeUserStore(tables).create_user(user, seal_aadhaar(aadhaar, user_id, data_keys), blind_index(aadhaar, "key"), None)
+    FakeUserStore(tables).create_user(
+        user, seal_aadhaar(aadhaar, user_id, data_keys), aadhaar_index(aadhaar, FakeIndexMac()), None
+    )
 
 
 @pytest.fixture
@@ -194,15 +205,19 @@ def test_each_seal_uses_a_fresh_key_and_nonce() -> None:
     assert first.ciphertext != second.ciphertext
 
 
-# ---------------------------------------------------------------- blind index
-def test_the_blind_index_is_deterministic_and_keyed() -> None:
-    index = blind_index(ASHA_AADHAAR, "key-one")
-    # Deterministic: the same number under the same key always collides (so duplicates are caught)
-    assert blind_index(ASHA_AADHAAR, "key-one") == index
-    # Keyed: another key gives another index (no precomputed table of all numbers works without the key)
-    assert blind_index(ASHA_AADHAAR, "key-two") != index
-    # Distinct numbers do not collide, and the index shows nothing of the number
-    assert blind_index(RAVI_AADHAAR, "key-one") != index
+# ---------------------------------------------------------------- uniqueness index
+def test_the_index_is_deterministic_keyed_and_made_only_by_the_mac_key() -> None:
+    # Given the KMS HMAC key (a fake holding its key in memory)
+    key_one, key_two = FakeIndexMac(b"key-one"), FakeIndexMac(b"key-two")
+    # When a number is indexed
+    index = aadhaar_index(ASHA_AADHAAR, key_one)
+    # Then it is deterministic: the same number under the same key always collides (duplicates are caught)
+    assert aadhaar_index(ASHA_AADHAAR, key_one) == index
+    # And keyed: another key gives another index, and every index is one call to the key
+    assert aadhaar_index(ASHA_AADHAAR, key_two) != index
+    assert key_one.calls == 2
+    # And distinct numbers do not collide, and the index shows nothing of the number
+    assert aadhaar_index(RAVI_AADHAAR, key_one) != index
     assert len(index) == 64
     assert int(index, 16) >= 0
     assert ASHA_AADHAAR not in index

@@ -37,7 +37,8 @@ class IdentitySettings(JwtSettings, LockoutSettings):
     main_table_name: str
     vault_table_name: str
     vault_key_arn: str
-    blind_index_secret_arn: str
+    # The KMS HMAC key of the Aadhaar uniqueness index (GenerateMac only; never exportable).
+    aadhaar_index_key_arn: str
     welcome_credit_paise: int = Field(default=0, ge=0)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 

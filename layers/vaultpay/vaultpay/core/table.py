@@ -5,7 +5,7 @@
     USER#<id>            LEDGER#<created_at>#<ref>     one side of a transaction (GSI1: by direction)
     USER#<id>            EVENT#<at>#<request id>       Aadhaar reveal event (feeds the audit stream)
     EMAIL#<email>        EMAIL                         uniqueness guard -> user id
-    AADHAAR#<blind idx>  AADHAAR                       uniqueness guard -> user id (no number)
+    AADHAAR#<index>      AADHAAR                       uniqueness guard: type only (no number, no user id)
     TXN#<ref>            TXN                           the transaction
     REFRESH#<sha256>     REFRESH                       refresh token (hash only), TTL
     FAMILY#<id>          FAMILY                        refresh-token family (revocation), TTL
@@ -65,8 +65,18 @@ def email_pk(email: str) -> str:
     return f"EMAIL#{email}"
 
 
-def aadhaar_pk(blind_index: str) -> str:
-    return f"AADHAAR#{blind_index}"
+def aadhaar_pk(index: str) -> str:
+    return f"AADHAAR#{index}"
+
+
+AADHAAR_GUARD_ATTRIBUTES = frozenset({PK, SK, "type"})
+"""All an Aadhaar guard holds: it proves that the number is taken, and says nothing else (no user id:
+with the table alone, nobody can tell whose number an index is)."""
+
+
+def aadhaar_guard(index: str) -> Item:
+    """The uniqueness guard of an Aadhaar index (its MAC under the KMS index key)."""
+    return {**key(aadhaar_pk(index), AADHAAR_SK), "type": TYPE_AADHAAR_GUARD}
 
 
 def txn_pk(reference_id: str) -> str:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import lru_cache
 
 from vaultpay.core import aws
 from vaultpay.core.clock import utc_now
-from vaultpay.core.secrets import secret_value
 from vaultpay.core.settings import get_identity_settings
 from vaultpay.identity.dynamo import DynamoUserRepository
 from vaultpay.identity.dynamo_tokens import DynamoTokenRepository
 from vaultpay.identity.logic import IdentityService
 from vaultpay.identity.shared_composition import access_tokens, login_guard
-from vaultpay.vault.kms import KmsDataKeys
+from vaultpay.vault.kms import KmsDataKeys, KmsIndexMac
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +24,7 @@ def identity_service() -> IdentityService:
         data_keys=KmsDataKeys(aws.kms(), settings.vault_key_arn),
         login_guard=login_guard(settings, settings.main_table_name),
         access_tokens=access_tokens(settings),
-        blind_index_key=partial(secret_value, settings.blind_index_secret_arn, settings.secret_cache_seconds),
+        index_mac=KmsIndexMac(aws.kms(), settings.aadhaar_index_key_arn),
         welcome_credit_paise=settings.welcome_credit_paise,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
         clock=utc_now,

@@ -44,7 +44,7 @@ class DynamoUserRepository(DynamoProfileReader):
         self,
         user: NewUser,
         sealed_aadhaar: SealedAadhaar,
-        aadhaar_blind_index: str,
+        aadhaar_index: str,
         welcome_credit: TransactionRecord | None,
         *,
         conflict_retries: int = 2,
@@ -81,11 +81,7 @@ class DynamoUserRepository(DynamoProfileReader):
             "user_id": user.user_id,
             "full_name": user.full_name,
         }
-        aadhaar_guard: Item = {
-            **keys.key(keys.aadhaar_pk(aadhaar_blind_index), keys.AADHAAR_SK),
-            "type": keys.TYPE_AADHAAR_GUARD,
-            "user_id": user.user_id,
-        }
+        aadhaar_guard = keys.aadhaar_guard(aadhaar_index)
         transact_items = [
             TransactItem(keys.put(self._main, profile, unique=True)),
             TransactItem(keys.put(self._main, account, unique=True)),

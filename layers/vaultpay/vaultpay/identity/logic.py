@@ -24,8 +24,8 @@ from vaultpay.identity.models import (
 )
 from vaultpay.identity.ports import TokenStore, UserStore
 from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
-from vaultpay.vault.logic import blind_index, seal_aadhaar
-from vaultpay.vault.ports import DataKeyProvider
+from vaultpay.vault.logic import aadhaar_index, seal_aadhaar
+from vaultpay.vault.ports import DataKeyProvider, IndexMac
 
 REVOKED_ON_REUSE = "refresh-token-reuse"
 REVOKED_ON_LOGOUT = "logout"
@@ -38,7 +38,7 @@ class IdentityService:
     data_keys: DataKeyProvider
     login_guard: LoginGuard
     access_tokens: AccessTokenCodec
-    blind_index_key: Callable[[], str]
+    index_mac: IndexMac
     welcome_credit_paise: int
     refresh_ttl_seconds: int
     clock: Callable[[], datetime]
@@ -59,7 +59,7 @@ class IdentityService:
         self.users.create_user(
             user,
             seal_aadhaar(request.aadhaar, user.user_id, self.data_keys),
-            blind_index(request.aadhaar, self.blind_index_key()),
+            aadhaar_index(request.aadhaar, self.index_mac),
             welcome,
         )
         return RegisteredUser(

@@ -17,7 +17,7 @@ class UserStore(Protocol):
         self,
         user: NewUser,
         sealed_aadhaar: SealedAadhaar,
-        aadhaar_blind_index: str,
+        aadhaar_index: str,
         welcome_credit: TransactionRecord | None,
     ) -> None: ...
     def find_by_email(self, email: str) -> ProfileRecord | None: ...

@@ -1,4 +1,4 @@
-"""The vault's KMS adapter: AES-256 data keys bound to an encryption context."""
+"""The vault's KMS adapters: AES-256 data keys bound to an encryption context, and the index MAC."""
 
 from __future__ import annotations
 
@@ -30,3 +30,18 @@ class KmsDataKeys:
                 raise VaultIntegrityError() from None
             raise
         return bytes(response["Plaintext"])
+
+
+class KmsIndexMac:
+    """HMAC-SHA256 by KMS (GenerateMac) under an HMAC_256 key: the key material never leaves KMS,
+    so a MAC can be computed only by a principal the key policy allows, and never offline."""
+
+    ALGORITHM = "HMAC_SHA_256"
+
+    def __init__(self, client: Any, key_arn: str) -> None:
+        self._client = client
+        self._key_arn = key_arn
+
+    def mac(self, message: bytes) -> bytes:
+        response = self._client.generate_mac(KeyId=self._key_arn, Message=message, MacAlgorithm=self.ALGORITHM)
+        return bytes(response["Mac"])

@@ -1,15 +1,19 @@
-"""The Aadhaar vault: envelope encryption, the blind index, and the owner-only reveal.
+"""The Aadhaar vault: envelope encryption, the uniqueness index, and the owner-only reveal.
 
 Envelope: KMS makes a fresh AES-256 data key per number, bound to the encryption context
 {purpose: aadhaar, user_id}; the number is sealed with AES-256-GCM under a random 96-bit
 nonce with the same context as associated data; only the KMS-wrapped key is stored. An entry
 moved to another user fails twice over: KMS refuses the context, and GCM refuses the AAD.
+
+Index: a MAC of the number under a KMS HMAC key that never leaves KMS (the ``IndexMac`` port):
+equal numbers collide, so the guard item makes the number unique, yet whoever holds a copy of
+the table (a backup, the stream, an export) cannot test guesses offline: 10^12 candidates (10^4
+knowing the last four digits) each need a ``GenerateMac`` call that only the identity
+function's role is allowed to make.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Callable
@@ -20,7 +24,7 @@ from vaultpay.core.errors import StepUpFailed, UserNotFound, VaultEntryNotFound,
 from vaultpay.core.passwords import verify_password
 from vaultpay.identity.lockout import LoginGuard
 from vaultpay.vault.models import RevealAadhaarRequest, RevealedAadhaar, SealedAadhaar
-from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
+from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore
 
 PURPOSE = "aadhaar"
 NONCE_BYTES = 12
@@ -56,9 +60,10 @@ def open_aadhaar(sealed: SealedAadhaar, user_id: str, data_keys: DataKeyProvider
         raise VaultIntegrityError() from None
 
 
-def blind_index(aadhaar: str, key: str) -> str:
-    """A keyed HMAC-SHA256 of the number: equal numbers collide, nothing about the number leaks."""
-    return hmac.new(key.encode(), aadhaar.encode(), hashlib.sha256).hexdigest()
+def aadhaar_index(aadhaar: str, index_mac: IndexMac) -> str:
+    """The uniqueness index of a number: its MAC under the KMS index key, hex. Equal numbers
+    collide; nothing about the number can be learnt or tested without calling KMS."""
+    return index_mac.mac(aadhaar.encode()).hex()
 
 
 @dataclass(frozen=True)

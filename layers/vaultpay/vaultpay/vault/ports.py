@@ -16,6 +16,13 @@ class DataKeyProvider(Protocol):
     def unwrap(self, key_id: str, wrapped: bytes, context: dict[str, str]) -> bytes: ...
 
 
+class IndexMac(Protocol):
+    """A MAC under a key that never leaves KMS (GenerateMac): computable only by whom the key
+    policy allows, never offline. The Aadhaar uniqueness index is made with it."""
+
+    def mac(self, message: bytes) -> bytes: ...
+
+
 class SealedStore(Protocol):
     def get(self, user_id: str) -> SealedAadhaar | None: ...
 
