@@ -126,9 +126,11 @@ def provision(
         alias = next((name for name, target in aliases.items() if target == logical_id), f"alias/{stack_name}/{logical_id}")
         key_id = _find_alias_target(clients.kms, alias)
         if key_id is None:
-            key_id = clients.kms.create_key(Description=str(early.resolve(properties.get("Description", logical_id))))[
-                "KeyMetadata"
-            ]["KeyId"]
+            key_id = clients.kms.create_key(
+                Description=str(early.resolve(properties.get("Description", logical_id))),
+                KeySpec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                KeyUsage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            )["KeyMetadata"]["KeyId"]
             clients.kms.create_alias(AliasName=alias, TargetKeyId=key_id)
             if properties.get("EnableKeyRotation"):
                 clients.kms.enable_key_rotation(KeyId=key_id)

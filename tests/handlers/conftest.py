@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.moto_kms import honour_digest_signing
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.template import ROOT, SamTemplate
 from tests.support.events import LambdaContextStub
@@ -59,6 +60,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("VAULTPAY_FAULT_PLAN", raising=False)
+    honour_digest_signing()
     with mock_aws():
         _clear_caches()
         clients = Clients(

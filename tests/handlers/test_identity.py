@@ -131,7 +131,17 @@ class TestLogin:
         assert response["statusCode"] == 200
         tokens = body(response)
         assert set(tokens) == {"access", "refresh", "expires_in"}
-        assert tokens["expires_in"] == 900
+        assert tokens["expires_in"] == 300
+
+    def test_token_responses_are_never_stored_by_a_browser_or_proxy(self, identity: Invoke) -> None:
+        # Given a login and a refresh
+        register(identity, "asha@example.com")
+        logged_in = login(identity, "asha@example.com")
+        refreshed = identity(http_event("POST", "/api/users/token/refresh/", body={"refresh": body(logged_in)["refresh"]}))
+        # Then both answers carry tokens and say no-store
+        for response in (logged_in, refreshed):
+            assert response["statusCode"] == 200
+            assert response["headers"]["Cache-Control"] == "no-store"
 
     def test_unknown_email_and_wrong_password_answer_alike(self, identity: Invoke) -> None:
         register(identity, "asha@example.com")
@@ -208,6 +218,7 @@ class TestProfile:
         assert profile["aadhaar_masked"] == f"XXXX XXXX {aadhaar[-4:]}"
         assert aadhaar not in response["body"]
         assert set(profile) == {"id", "email", "full_name", "aadhaar_masked", "created_at"}
+        assert response["headers"]["Cache-Control"] == "no-store"
 
     def test_profile_without_an_authorizer_context_is_401(self, identity: Invoke) -> None:
         assert identity(http_event("GET", "/api/users/profile/"))["statusCode"] == 401

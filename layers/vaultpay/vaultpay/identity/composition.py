@@ -10,8 +10,10 @@ from vaultpay.core.secrets import secret_value
 from vaultpay.core.settings import get_identity_settings
 from vaultpay.identity.dynamo import DynamoUserRepository
 from vaultpay.identity.dynamo_tokens import DynamoTokenRepository
+from vaultpay.identity.kms import KmsTokenSigner
 from vaultpay.identity.logic import IdentityService
-from vaultpay.identity.shared_composition import access_tokens, login_guard
+from vaultpay.identity.shared_composition import login_guard
+from vaultpay.identity.tokens import AccessTokenIssuer
 from vaultpay.vault.kms import KmsDataKeys
 
 
@@ -24,9 +26,15 @@ def identity_service() -> IdentityService:
         tokens=DynamoTokenRepository(client, settings.main_table_name),
         data_keys=KmsDataKeys(aws.kms(), settings.vault_key_arn),
         login_guard=login_guard(settings, settings.main_table_name),
-        access_tokens=access_tokens(settings),
+        access_tokens=AccessTokenIssuer(
+            signer=KmsTokenSigner(aws.kms(), settings.token_signing_key_id),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        ),
         blind_index_key=partial(secret_value, settings.blind_index_secret_arn, settings.secret_cache_seconds),
         welcome_credit_paise=settings.welcome_credit_paise,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        session_lifetime_seconds=settings.session_lifetime_seconds,
         clock=utc_now,
     )
