@@ -79,14 +79,91 @@ def test_the_key_policy_denies_decrypt_to_everyone_but_the_vault_role() -> None:
     assert RESOURCES["VaultRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AWS::StackName}-vault-fn"}
 
 
-def test_the_identity_role_may_only_generate_data_keys_under_the_aadhaar_context() -> None:
+def test_the_identity_role_may_only_generate_data_keys_under_the_aadhaar_context_and_sign_tokens() -> None:
     role = role_of("IdentityFunction")
     kms_actions = {
         action for statement in statements(role) for action in as_list(statement["Action"]) if action.startswith("kms:")
     }
-    assert kms_actions == {"kms:GenerateDataKey"}
+    assert kms_actions == {"kms:GenerateDataKey", "kms:Sign"}
     (statement,) = grants(role, "kms:GenerateDataKey", "VaultKey")
     assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "aadhaar"}}
+
+
+def kms_actions_of(role: str) -> set[str]:
+    return {action for statement in statements(role) for action in as_list(statement["Action"]) if action.startswith("kms:")}
+
+
+def test_tokens_are_signed_by_an_asymmetric_kms_key_whose_private_half_never_leaves_kms() -> None:
+    key = RESOURCES["TokenSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert "EnableKeyRotation" not in key  # asymmetric keys rotate by a new key id (the tokens' kid)
+
+
+def test_only_the_identity_role_can_sign_and_only_digests_with_ecdsa_sha_256() -> None:
+    # Given every role's grants
+    signing = [role for role in roles() if "kms:Sign" in kms_actions_of(role)]
+    # Then only the identity function's role may sign, on the token key only, digests only
+    assert signing == [role_of("IdentityFunction")]
+    (statement,) = grants(role_of("IdentityFunction"), "kms:Sign", "TokenSigningKey")
+    assert statement["Resource"] == {"Fn::GetAtt": ["TokenSigningKey", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}}
+
+
+def test_the_token_keys_policy_denies_signing_to_everyone_but_the_identity_role_and_grants_to_all() -> None:
+    policy = RESOURCES["TokenSigningKey"]["Properties"]["KeyPolicy"]["Statement"]
+    denies = {statement["Action"]: statement for statement in policy if statement["Effect"] == "Deny"}
+    assert set(denies) == {"kms:Sign", "kms:CreateGrant"}
+    assert denies["kms:Sign"]["Principal"] == {"AWS": "*"}
+    assert "-identity-fn" in repr(denies["kms:Sign"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert "Condition" not in denies["kms:CreateGrant"]
+    assert RESOURCES["IdentityRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AWS::StackName}-identity-fn"}
+
+
+def test_no_signing_secret_exists_and_no_function_reads_one() -> None:
+    # Given the template's secrets and what each role may read of Secrets Manager
+    secrets = {name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::SecretsManager::Secret"}
+    # Then none of them signs tokens, and no function is told of one
+    assert not [name for name in secrets if "jwt" in name.lower() or "token" in name.lower() or "sign" in name.lower()]
+    for function in TEMPLATE.functions().values():
+        assert not [name for name in function.environment if "JWT_SECRET" in name or "SIGNING_SECRET" in name]
+    readable = {
+        repr(resource)
+        for role in roles()
+        for statement in statements(role)
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    assert all("BlindIndexSecret" in resource for resource in readable)
+
+
+def test_the_authorizer_may_only_read_the_public_key_and_session_items() -> None:
+    role = role_of("AuthorizerFunction")
+    data_statements = [
+        statement
+        for statement in statements(role)
+        if any(action.split(":")[0] in ("dynamodb", "kms", "secretsmanager") for action in as_list(statement["Action"]))
+    ]
+    by_action = {action: statement for statement in data_statements for action in as_list(statement["Action"])}
+    assert set(by_action) == {"kms:GetPublicKey", "dynamodb:GetItem"}
+    assert by_action["kms:GetPublicKey"]["Resource"] == {"Fn::GetAtt": ["TokenSigningKey", "Arn"]}
+    assert by_action["dynamodb:GetItem"]["Resource"] == {"Fn::GetAtt": ["MainTable", "Arn"]}
+    assert by_action["dynamodb:GetItem"]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FAMILY#*"]}}
+
+
+def test_a_revoked_session_is_refused_within_60_seconds_authorizer_caches_included() -> None:
+    # Given the API's authorizer cache and the authorizer's own session cache, as deployed
+    api = RESOURCES["VaultPayApi"]["Properties"]
+    reauthorize_every = int(api["Auth"]["Authorizers"]["JwtLambdaAuthorizer"]["Identity"]["ReauthorizeEvery"])
+    authorizer = TEMPLATE.functions()["AuthorizerFunction"].environment
+    session_cache = int(authorizer["SESSION_CACHE_SECONDS"])
+    # Then the worst case (the session read just before the revocation, the answer cached by API
+    # Gateway just before the session cache expired) is within the minute
+    assert reauthorize_every + session_cache <= 60
+    identity = TEMPLATE.functions()["IdentityFunction"].environment
+    assert int(identity["ACCESS_TOKEN_TTL_SECONDS"]) == 300
+    assert int(identity["SESSION_LIFETIME_SECONDS"]) == 30 * 24 * 3600
+    assert authorizer["TOKEN_VERIFICATION_KEY_IDS"] == {"Ref": "TokenSigningKey"}
+    assert identity["TOKEN_SIGNING_KEY_ID"] == {"Ref": "TokenSigningKey"}
 
 
 def test_the_audit_table_is_append_only() -> None:
@@ -135,10 +212,11 @@ def test_ttl_expires_tokens_counters_and_idempotency_records() -> None:
     assert tables()["IdempotencyTable"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
-def test_every_kms_key_rotates() -> None:
+def test_every_symmetric_kms_key_rotates() -> None:
     keys = [resource["Properties"] for resource in RESOURCES.values() if resource["Type"] == "AWS::KMS::Key"]
-    assert len(keys) == 2
-    assert all(key["EnableKeyRotation"] is True for key in keys)
+    symmetric = [key for key in keys if key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"]
+    assert len(symmetric) >= 2
+    assert all(key["EnableKeyRotation"] is True for key in symmetric)
 
 
 def watched_metrics() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
