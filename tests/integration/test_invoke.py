@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
     "login.json": ("IdentityFunction", 200, {"access", "refresh", "expires_in"}),
     "token-refresh.json": ("IdentityFunction", 200, {"access", "refresh", "expires_in"}),
     "logout.json": ("IdentityFunction", 204, set()),
+    "logout-all.json": ("IdentityFunction", 204, set()),
     "profile.json": ("IdentityFunction", 200, {"id", "email", "full_name", "aadhaar_masked", "created_at"}),
     "reveal-aadhaar.json": ("VaultFunction", 200, {"aadhaar"}),
     "transfer.json": ("WalletFunction", 201, {"reference_id", "status", "amount", "receiver", "note", "created_at", "balance"}),
