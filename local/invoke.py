@@ -66,17 +66,18 @@ EXAMPLE_RECEIVER_ID = "5cccbb20-e84d-420c-bf1c-a15b437bdf44"
 EXAMPLE_REFERENCE_ID = "8ce16c01-cac8-5053-b280-bb57cf7d5461"  # the example transfer (₹1.00, sender to receiver)
 EXAMPLE_WELCOME_REFERENCE_ID = "e96c6f6d-58c5-4942-9d45-cc63c698c8e4"  # the sender's welcome credit
 EXAMPLE_CREATED_AT = "2026-11-24T09:58:31.204518Z"  # when the example transfer happened
-# An HS256 access token for the example sender (issuer vaultpay-dev), signed with an example key:
-# no stack accepts it, so make invoke mints a real one through the API.
+# An ES256 access token for the example sender (issuer vaultpay-dev), signed with an example key
+# (not any stack's KMS key): no stack accepts it, so make invoke mints a real one through the API.
 EXAMPLE_ACCESS_TOKEN = ".".join(
     (
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",  # {"alg": "HS256", "typ": "JWT"}
-        # {"iss": "vaultpay-dev", "aud": "vaultpay-api", "sub": <the example sender>, "iat": ..., "nbf": ...,
-        #  "exp": iat + 900, "jti": ..., "token_use": "access"}
-        "eyJpc3MiOiJ2YXVsdHBheS1kZXYiLCJhdWQiOiJ2YXVsdHBheS1hcGkiLCJzdWIiOiI2ZTc1NDVhYi00NGY3LTQ4M2QtOTFiMy00YWM5ZTZlYTkzYTAi"
-        "LCJpYXQiOjE3OTU1MTQyODAsIm5iZiI6MTc5NTUxNDI4MCwiZXhwIjoxNzk1NTE1MTgwLCJqdGkiOiIyOTJiMmJlMjFlNTA0NWEyYmVmMWZhMDIzZjAz"
-        "MGU1MyIsInRva2VuX3VzZSI6ImFjY2VzcyJ9",
-        "LPId-inOlW9Pi9O81qDZL74WKiOlu1OBNxfnR1JWZgM",
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6IjEyMzRhYmNkLTEyYWItMzRjZC01NmVmLTEyMzQ1Njc4OTBhYiIsInR5cCI6IkpXVCJ9",
+        # header {"alg": "ES256", "kid": <an example key id>, "typ": "JWT"}; claims
+        # {"aud": "vaultpay-api", "exp": iat + 300, "iat": ..., "iss": "vaultpay-dev", "jti": ..., "nbf": ...,
+        #  "sid": <an example session>, "sub": <the example sender>, "token_use": "access"}
+        "eyJhdWQiOiJ2YXVsdHBheS1hcGkiLCJleHAiOjE3OTU1MTQ1ODAsImlhdCI6MTc5NTUxNDI4MCwiaXNzIjoidmF1bHRwYXktZGV2IiwianRpIjoiMjky"
+        "YjJiZTIxZTUwNDVhMmJlZjFmYTAyM2YwMzBlNTMiLCJuYmYiOjE3OTU1MTQyODAsInNpZCI6IjNmMGM5YTUyLTdkMWUtNGI4YS05YzZmLTJlNWQ4YjFh"
+        "NGM3MCIsInN1YiI6IjZlNzU0NWFiLTQ0ZjctNDgzZC05MWIzLTRhYzllNmVhOTNhMCIsInRva2VuX3VzZSI6ImFjY2VzcyJ9",
+        "eoUwR5ufwLCiSBolTazj5gbCbCmVfr6-qRoFh2BeySekMXh6nhxZwBdukhk47B0H0CMDddT0eb8PIOCxHHyg7A",
     )
 )
 EXAMPLE_REFRESH_TOKEN = "5mUEkkCFUTaycxhoJv_SKQuUisruqqc1P-FZT9zOPa4"  # noqa: S105 - an example, replaced by a live one

@@ -2,9 +2,11 @@
 
 moto keeps its state in memory and makes key material from os.urandom, so a restarted server
 could no longer unwrap the data keys of Aadhaar numbers already in DynamoDB Local (which
-persists). With ``--state-file``, this launcher saves every KMS key (id, material, aliases) as
-it appears and recreates it, same id, same material, before serving again. Local only: the
-file holds key material, lives under the git-ignored .local/, and ``make reset`` deletes it.
+persists), nor verify the access tokens it signed before. With ``--state-file``, this launcher
+saves every KMS key (id, material, the private key of an asymmetric one, aliases) as it appears
+and recreates it, same id, same material, before serving again. Local only: the file holds key
+material, lives under the git-ignored .local/, and ``make reset`` deletes it. It also makes
+moto's ``Sign`` honour ``MessageType=DIGEST`` as KMS does (local.moto_kms).
 
     python -m local.moto_server --port 4566 [--state-file .local/state/kms.json]
 """
@@ -21,12 +23,25 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from moto.kms.models import kms_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from local.moto_kms import honour_digest_signing
 from local.template import ACCOUNT_ID
 
 _PERSIST_INTERVAL_SECONDS = 0.25
+
+
+def _private_key_pem(key: Any) -> str | None:
+    """The private half of an asymmetric key (PKCS#8 PEM); None for a symmetric or HMAC key."""
+    if key.key_usage != "SIGN_VERIFY":
+        return None
+    private_key = key.private_key.private_key
+    pem: bytes = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode()
 
 
 def _snapshot(backend: Any) -> list[dict[str, Any]]:
@@ -34,6 +49,7 @@ def _snapshot(backend: Any) -> list[dict[str, Any]]:
         {
             "id": key.id,
             "material": base64.b64encode(key.key_material).decode(),
+            "private_key": _private_key_pem(key),
             "description": key.description,
             "key_usage": key.key_usage,
             "key_spec": key.key_spec,
@@ -58,6 +74,8 @@ def restore_keys(backend: Any, saved: list[dict[str, Any]]) -> None:
         key.id = entry["id"]
         key.arn = f"arn:aws:kms:{key.region}:{key.account_id}:key/{key.id}"
         key.key_material = base64.b64decode(entry["material"])
+        if entry.get("private_key"):
+            key.private_key.private_key = serialization.load_pem_private_key(entry["private_key"].encode(), password=None)
         key.key_rotation_status = entry.get("rotation", False)
         backend.keys[key.id] = key
         for alias in entry["aliases"]:
@@ -79,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    honour_digest_signing()
     backend = kms_backends[ACCOUNT_ID][args.region]
     if args.state_file and args.state_file.exists():
         restore_keys(backend, json.loads(args.state_file.read_text(encoding="utf-8")))

@@ -1,5 +1,7 @@
-"""Lambda authorizer (HTTP API, payload 2.0, simple responses): verifies the access token and
-hands the user id to the functions. A missing, malformed, expired or forged token is 401."""
+"""Lambda authorizer (HTTP API, payload 2.0, simple responses): verifies the access token (ES256,
+with the signing key's public half) and that its session is alive, and hands the user id and the
+session id to the functions. A missing, malformed, expired or forged token, or one of a revoked or
+ended session, is 401."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.core.errors import Unauthenticated
 from vaultpay.core.observability import logger, tracer
-from vaultpay.identity.verifier import access_token_verifier
+from vaultpay.identity.verifier import request_authorizer
 
 BEARER_PREFIX = "bearer "
 
@@ -38,8 +40,9 @@ def _bearer_token(event: APIGatewayAuthorizerEventV2) -> str:
 @event_source(data_class=APIGatewayAuthorizerEventV2)
 def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -> dict[str, Any]:
     try:
-        user_id = access_token_verifier().verify(_bearer_token(event))
+        claims = request_authorizer().authorize(_bearer_token(event))
     except Unauthenticated:
-        logger.info("access token rejected", extra={"route": event.route_key})
+        logger.info("access token rejected", extra={"route": event.route_key})  # never the token itself
         raise Unauthorized() from None
-    return APIGatewayAuthorizerResponseV2(authorize=True, context={"user_id": user_id}).asdict()
+    passed_on = {"user_id": claims.user_id, "session_id": claims.session_id}
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=passed_on).asdict()

@@ -1,4 +1,6 @@
-"""Identity: register, login, token refresh, logout and profile."""
+"""Identity: register, login, token refresh, logout (this session, or every session) and profile.
+
+Token responses and the profile answer ``Cache-Control: no-store``: no browser or proxy keeps them."""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ from vaultpay.identity.models import (
 )
 
 app = create_app("identity")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _no_store(status_code: int, body: TokenPair | Profile) -> Response[Any]:
+    return Response(status_code=status_code, content_type="application/json", body=body, headers=NO_STORE)
 
 
 @app.post(
@@ -46,8 +53,8 @@ def register(body: RegisterRequest) -> RegisteredUser:
     tags=["identity"],
     responses=responses(200, 400, 401, 413, 415, 429),
 )
-def login(body: LoginRequest) -> TokenPair:
-    return identity_service().login(body)
+def login(body: LoginRequest) -> Response[TokenPair]:
+    return _no_store(200, identity_service().login(body))
 
 
 @app.post(
@@ -56,8 +63,8 @@ def login(body: LoginRequest) -> TokenPair:
     tags=["identity"],
     responses=responses(200, 400, 401, 409, 413, 415),
 )
-def refresh(body: RefreshRequest) -> TokenPair:
-    return identity_service().refresh(body)
+def refresh(body: RefreshRequest) -> Response[TokenPair]:
+    return _no_store(200, identity_service().refresh(body))
 
 
 @app.post(
@@ -73,6 +80,22 @@ def logout(body: LogoutRequest) -> Response[None]:
     return Response(status_code=204)
 
 
+@app.post(
+    "/api/users/logout/all/",
+    status_code=204,
+    summary="Log out everywhere: revoke every session of the caller",
+    description="Every access token of the caller's sessions is refused within 60 seconds, authorizer caches included.",
+    tags=["identity"],
+    security=BEARER_AUTH,
+    responses=responses(204, 401),
+)
+def logout_everywhere() -> Response[None]:
+    revoked = identity_service().logout_everywhere(authenticated_user_id(app.current_event))
+    metrics.add_metric(name="LoggedOutEverywhere", unit=MetricUnit.Count, value=1)
+    logger.info("logged out everywhere", extra={"sessions": revoked})
+    return Response(status_code=204)
+
+
 @app.get(
     "/api/users/profile/",
     summary="The caller's profile (Aadhaar masked)",
@@ -80,8 +103,8 @@ def logout(body: LogoutRequest) -> Response[None]:
     security=BEARER_AUTH,
     responses=responses(200, 401, 404),
 )
-def profile() -> Profile:
-    return identity_service().profile(authenticated_user_id(app.current_event))
+def profile() -> Response[Profile]:
+    return _no_store(200, identity_service().profile(authenticated_user_id(app.current_event)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -75,3 +76,17 @@ def test_a_401_on_a_revoked_session_sends_the_user_to_login(page: Page, stack: R
     # And the pages behind the login stay closed
     page.goto(f"{stack.url}/#/dashboard")
     expect(page).to_have_url(re.compile("#/login$"))
+
+
+def test_log_out_everywhere_ends_this_session_and_the_others(page: Page, stack: RunningStack, api: Api) -> None:
+    # Given Asha logged in in the browser and, elsewhere, through the API
+    asha = api.register()
+    log_in(page, stack.url, asha)
+    elsewhere = api.login(replace(asha))
+    # When she logs out everywhere from her profile
+    page.get_by_role("link", name="Profile").first.click()
+    page.get_by_role("button", name="Log out everywhere").click()
+    # Then the browser is back at the login page, and the other session's refresh token is dead
+    expect(page).to_have_url(re.compile("#/login$"))
+    assert page.evaluate(f"sessionStorage.getItem('{REFRESH_KEY}')") is None
+    assert api.post(REFRESH, {"refresh": elsewhere.refresh}).status_code == 401

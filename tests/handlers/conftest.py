@@ -14,11 +14,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.moto_kms import honour_digest_signing
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.template import ROOT, SamTemplate
 from tests.support.events import LambdaContextStub
 from vaultpay.audit import composition as audit_composition
-from vaultpay.core import aws, secrets, settings
+from vaultpay.core import aws, settings
 from vaultpay.identity import composition as identity_composition
 from vaultpay.identity import verifier as identity_verifier
 from vaultpay.vault import composition as vault_composition
@@ -38,7 +39,6 @@ def _clear_caches() -> None:
         wallet_composition,
         settings,
         aws,
-        secrets,
     ):
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
@@ -59,6 +59,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("VAULTPAY_FAULT_PLAN", raising=False)
+    honour_digest_signing()
     with mock_aws():
         _clear_caches()
         clients = Clients(

@@ -131,7 +131,17 @@ class TestLogin:
         assert response["statusCode"] == 200
         tokens = body(response)
         assert set(tokens) == {"access", "refresh", "expires_in"}
-        assert tokens["expires_in"] == 900
+        assert tokens["expires_in"] == 300
+
+    def test_token_responses_are_never_stored_by_a_browser_or_proxy(self, identity: Invoke) -> None:
+        # Given a login and a refresh
+        register(identity, "asha@example.com")
+        logged_in = login(identity, "asha@example.com")
+        refreshed = identity(http_event("POST", "/api/users/token/refresh/", body={"refresh": body(logged_in)["refresh"]}))
+        # Then both answers carry tokens and say no-store
+        for response in (logged_in, refreshed):
+            assert response["statusCode"] == 200
+            assert response["headers"]["Cache-Control"] == "no-store"
 
     def test_unknown_email_and_wrong_password_answer_alike(self, identity: Invoke) -> None:
         register(identity, "asha@example.com")
@@ -208,14 +218,17 @@ class TestProfile:
         assert profile["aadhaar_masked"] == f"XXXX XXXX {aadhaar[-4:]}"
         assert aadhaar not in response["body"]
         assert set(profile) == {"id", "email", "full_name", "aadhaar_masked", "created_at"}
+        assert response["headers"]["Cache-Control"] == "no-store"
 
     def test_profile_without_an_authorizer_context_is_401(self, identity: Invoke) -> None:
         assert identity(http_event("GET", "/api/users/profile/"))["statusCode"] == 401
 
-    def test_a_user_id_in_the_query_is_refused_not_trusted(self, identity: Invoke) -> None:
+    def test_a_user_id_in_the_query_is_not_trusted(self, identity: Invoke) -> None:
+        # Given a registered user, and a request without an authenticated user naming her in the query
         user = register(identity, "asha@example.com")
         response = identity(http_event("GET", "/api/users/profile/", query={"user_id": user["id"]}))
-        assert response["statusCode"] == 422
+        # Then the query is ignored (as API Gateway passes unknown parameters on): unauthenticated, nothing shown
+        assert response["statusCode"] == 401
         assert user["id"] not in response["body"]
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 
 from tests.handlers.conftest import TEMPLATE, body, load_function
@@ -22,7 +24,6 @@ from tests.handlers.test_audit import main_stream
 from tests.support.data import PASSWORD, registration
 from tests.support.events import LambdaContextStub, authorizer_event, http_event
 from tests.tooling.test_template import as_list, key_permits, key_policy, kms_keys, role_arn, role_of, statements
-from vaultpay.core import secrets
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class Call:
     function: str
     action: str  # the IAM action, e.g. dynamodb:PutItem
     resource: str  # the template's logical id, with "/index/<name>" for a secondary index
-    context: tuple[tuple[str, str], ...] = ()  # KMS condition keys: kms:EncryptionContext:<name>, kms:MacAlgorithm
+    # the request's IAM condition keys: kms:EncryptionContext:<name>, kms:MacAlgorithm,
+    # kms:SigningAlgorithm, kms:MessageType, dynamodb:LeadingKeys (of a GetItem)
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -53,7 +56,7 @@ TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteI
 
 
 def required_permissions(service: str, operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, tuple[Any, ...]]]:
-    """The (action, resource, encryption context) pairs IAM checks for one API call."""
+    """The (action, resource, condition keys) IAM checks for one API call."""
     if service == "dynamodb":
         if operation == "TransactWriteItems":
             for item in params["TransactItems"]:
@@ -65,14 +68,19 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
         elif operation in ("BatchGetItem", "BatchWriteItem"):
             for table in params["RequestItems"]:
                 yield f"dynamodb:{operation}", table, ()
+        elif operation == "GetItem":
+            key = params["Key"]
+            partition = key.get("PK") or key.get("pk") or key["id"]  # the main, vault and idempotency tables
+            yield "dynamodb:GetItem", params["TableName"], (("dynamodb:LeadingKeys", partition["S"]),)
         else:
             index = params.get("IndexName")
             yield f"dynamodb:{operation}", params["TableName"] + (f"/index/{index}" if index else ""), ()
     elif service == "kms":
-        conditions = {f"kms:EncryptionContext:{name}": value for name, value in params.get("EncryptionContext", {}).items()}
-        if "MacAlgorithm" in params:
-            conditions["kms:MacAlgorithm"] = params["MacAlgorithm"]
-        yield f"kms:{operation}", params["KeyId"], tuple(sorted(conditions.items()))
+        context = {f"kms:EncryptionContext:{name}": value for name, value in params.get("EncryptionContext", {}).items()}
+        for parameter in ("MacAlgorithm", "SigningAlgorithm", "MessageType"):
+            if parameter in params:
+                context[f"kms:{parameter}"] = params[parameter]
+        yield f"kms:{operation}", params["KeyId"], tuple(sorted(context.items()))
     elif service == "secretsmanager":
         yield f"secretsmanager:{operation}", params["SecretId"], ()
     else:
@@ -87,13 +95,18 @@ def resource_refers_to(resource: Any, logical: str) -> bool:
 
 
 def condition_holds(condition: dict[str, Any] | None, call: Call) -> bool:
-    """Whether ``call`` meets a statement's conditions (on the KMS encryption context and MAC algorithm)."""
+    """Whether ``call`` meets a statement's conditions: StringEquals on the request's condition
+    keys, ForAllValues:StringLike on its leading keys."""
+    context = dict(call.context)
     for operator, requirements in (condition or {}).items():
-        if operator != "StringEquals":
-            return False  # a condition this test cannot evaluate is not taken as a grant
-        context = dict(call.context)
         for key, expected in requirements.items():
-            if context.get(key) not in as_list(expected):
+            if operator == "StringEquals":
+                holds = context.get(key) in as_list(expected)
+            elif operator == "ForAllValues:StringLike":
+                holds = key in context and any(fnmatchcase(context[key], pattern) for pattern in as_list(expected))
+            else:
+                holds = False  # a condition this test cannot evaluate is not taken as a grant
+            if not holds:
                 return False
     return True
 
@@ -173,9 +186,9 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
     tokens = invoke("identity", http_event("POST", "/api/users/login/", body={"email": "asha@example.com", "password": PASSWORD}))
     tokens = invoke("identity", http_event("POST", "/api/users/token/refresh/", body={"refresh": tokens["refresh"]}))
     invoke("identity", http_event("GET", "/api/users/profile/", user_id=asha["id"]))
-    secrets._provider.cache_clear()  # each function has a secrets cache of its own
     recorder.function = "authorizer"
     handlers["authorizer"].lambda_handler(authorizer_event(tokens["access"]), LambdaContextStub())
+    ravi = invoke("identity", http_event("POST", "/api/users/login/", body={"email": "ravi@example.com", "password": PASSWORD}))
 
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": "not-the-password"}, user_id=asha["id"]))
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": PASSWORD}, user_id=asha["id"]))
@@ -209,6 +222,8 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
         ),
     )
     invoke("identity", http_event("POST", "/api/users/logout/", body={"refresh": tokens["refresh"]}, user_id=asha["id"]))
+    ravi_id = jwt.decode(ravi["access"], options={"verify_signature": False})["sub"]
+    invoke("identity", http_event("POST", "/api/users/logout/all/", user_id=ravi_id))
 
     # One record per batch: a balance change never arrives with its transaction, as happens when
     # they come from different shards, so the consumer must read the transaction from the table.
@@ -226,6 +241,12 @@ def test_every_call_a_function_makes_is_granted_by_its_own_role(recorder: CallRe
     assert {call.function for call in recorder.calls} == {"identity", "vault", "wallet", "authorizer", "audit"}
     assert Call("audit", "dynamodb:BatchGetItem", "MainTable") in recorder.calls
     assert Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)) in recorder.calls
+    assert {(call.action, call.resource) for call in recorder.calls if call.function == "authorizer"} == {
+        ("kms:GetPublicKey", "TokenSigningKey"),
+        ("dynamodb:GetItem", "MainTable"),
+    }
+    signing = {call for call in recorder.calls if call.action == "kms:Sign"}
+    assert {call.function for call in signing} == {"identity"}
     denied = sorted(
         f"{call.function}: {call.action} on {call.resource} {dict(call.context)}" for call in recorder.calls if not allowed(call)
     )
@@ -234,22 +255,41 @@ def test_every_call_a_function_makes_is_granted_by_its_own_role(recorder: CallRe
 
 def test_the_checker_refuses_what_a_role_does_not_grant() -> None:
     # Given calls that no role grants as made
-    aadhaar = ("kms:EncryptionContext:purpose", "aadhaar")
+    purpose = "kms:EncryptionContext:purpose"
     audit_update = Call("audit", "dynamodb:UpdateItem", "AuditTable")
-    wallet_decrypt = Call("wallet", "kms:Decrypt", "VaultKey", (aadhaar,))
-    identity_decrypt = Call("identity", "kms:Decrypt", "VaultKey", (aadhaar,))
-    vault_decrypt_other_purpose = Call("vault", "kms:Decrypt", "VaultKey", (("kms:EncryptionContext:purpose", "other"),))
+    wallet_decrypt = Call("wallet", "kms:Decrypt", "VaultKey", ((purpose, "aadhaar"),))
+    vault_decrypt_other_purpose = Call("vault", "kms:Decrypt", "VaultKey", ((purpose, "other"),))
+    digest = (("kms:MessageType", "DIGEST"), ("kms:SigningAlgorithm", "ECDSA_SHA_256"))
+    authorizer_signs = Call("authorizer", "kms:Sign", "TokenSigningKey", digest)
+    wallet_signs = Call("wallet", "kms:Sign", "TokenSigningKey", digest)
+    identity_signs_a_raw_message = Call(
+        "identity", "kms:Sign", "TokenSigningKey", (("kms:MessageType", "RAW"), ("kms:SigningAlgorithm", "ECDSA_SHA_256"))
+    )
+    authorizer_reads_a_profile = Call("authorizer", "dynamodb:GetItem", "MainTable", (("dynamodb:LeadingKeys", "USER#u1"),))
+    authorizer_reads_the_vault = Call("authorizer", "dynamodb:GetItem", "VaultTable", (("dynamodb:LeadingKeys", "USER#u1"),))
+    identity_decrypt = Call("identity", "kms:Decrypt", "VaultKey", ((purpose, "aadhaar"),))
     vault_mac = Call("vault", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),))
     identity_weaker_mac = Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_224"),))
-    # Then none of them is allowed, while the vault's real decrypt and identity's real MAC are
-    assert not allowed(audit_update)
-    assert not allowed(wallet_decrypt)
-    assert not allowed(identity_decrypt)
-    assert not allowed(vault_decrypt_other_purpose)
-    assert not allowed(vault_mac)
-    assert not allowed(identity_weaker_mac)
-    assert allowed(Call("vault", "kms:Decrypt", "VaultKey", (aadhaar, ("kms:EncryptionContext:user_id", "u1"))))
+    # Then none of them is allowed, while the vault's real decrypt, the identity function's
+    # signature and the authorizer's session read are
+    for call in (
+        audit_update,
+        wallet_decrypt,
+        vault_decrypt_other_purpose,
+        authorizer_signs,
+        wallet_signs,
+        identity_signs_a_raw_message,
+        authorizer_reads_a_profile,
+        authorizer_reads_the_vault,
+        identity_decrypt,
+        vault_mac,
+        identity_weaker_mac,
+    ):
+        assert not allowed(call), call
+    assert allowed(Call("vault", "kms:Decrypt", "VaultKey", ((purpose, "aadhaar"), ("kms:EncryptionContext:user_id", "u1"))))
+    assert allowed(Call("identity", "kms:Sign", "TokenSigningKey", digest))
     assert allowed(Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)))
+    assert allowed(Call("authorizer", "dynamodb:GetItem", "MainTable", (("dynamodb:LeadingKeys", "FAMILY#f1"),)))
 
 
 # Grants no request path exercises, each for a reason: Lambda's event source mapping reads the

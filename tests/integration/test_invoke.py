@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
     "login.json": ("IdentityFunction", 200, {"access", "refresh", "expires_in"}),
     "token-refresh.json": ("IdentityFunction", 200, {"access", "refresh", "expires_in"}),
     "logout.json": ("IdentityFunction", 204, set()),
+    "logout-all.json": ("IdentityFunction", 204, set()),
     "profile.json": ("IdentityFunction", 200, {"id", "email", "full_name", "aadhaar_masked", "created_at"}),
     "reveal-aadhaar.json": ("VaultFunction", 200, {"aadhaar"}),
     "transfer.json": ("WalletFunction", 201, {"reference_id", "status", "amount", "receiver", "note", "created_at", "balance"}),
@@ -126,11 +127,12 @@ def test_the_events_are_ready_as_they_are() -> None:
     # The authorizer's token is a JWT of this API for the example sender (signed with an example key)
     token = load("authorizer.json")["headers"]["authorization"].removeprefix("Bearer ")
     assert token == EXAMPLE_ACCESS_TOKEN
-    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    assert jwt.get_unverified_header(token) == {"alg": "ES256", "typ": "JWT", "kid": "1234abcd-12ab-34cd-56ef-1234567890ab"}
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["sub"] == EXAMPLE_SENDER_ID
+    assert claims["sid"]
     assert (claims["iss"], claims["aud"], claims["token_use"]) == ("vaultpay-dev", "vaultpay-api", "access")
-    assert claims["exp"] - claims["iat"] == 900
+    assert claims["exp"] - claims["iat"] == 300
     # The forged one is a JWT too: unsigned (alg none), for the same user
     forged = load("authorizer-bad-token.json")["headers"]["authorization"].removeprefix("Bearer ")
     assert jwt.get_unverified_header(forged)["alg"] == "none"
@@ -284,14 +286,15 @@ def test_print_event_writes_the_event_with_a_live_token(stack: RunningStack, tmp
     token = event["headers"]["authorization"].removeprefix("Bearer ")
     assert token != EXAMPLE_ACCESS_TOKEN
     assert event["identitySource"] == [f"Bearer {token}"]
-    subject = jwt.decode(token, options={"verify_signature": False})["sub"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    subject = claims["sub"]
     assert subject != EXAMPLE_SENDER_ID
     # And the authorizer accepts the written file as it is
     path = tmp_path / "authorizer.json"
     path.write_text(completed.stdout)
     result, failed = invoke("authorizer", path, state_dir=stack.state_dir)
     assert not failed, result
-    assert result == {"isAuthorized": True, "context": {"user_id": subject}}
+    assert result == {"isAuthorized": True, "context": {"user_id": subject, "session_id": claims["sid"]}}
 
 
 def test_print_event_fills_route_events_with_live_ids(stack: RunningStack) -> None:
@@ -370,7 +373,8 @@ def test_env_vars_give_sam_local_invoke_the_deployed_names() -> None:
     physical = cloudformation.physical
     assert variables["WalletFunction"]["MAIN_TABLE_NAME"] == physical["MainTable"]
     assert variables["AuditFunction"]["AUDIT_TABLE_NAME"] == physical["AuditTable"]
-    assert variables["IdentityFunction"]["JWT_SECRET_ARN"] == physical["JwtSigningSecret"]
+    assert variables["IdentityFunction"]["TOKEN_SIGNING_KEY_ID"] == physical["TokenSigningKey"]
+    assert variables["AuthorizerFunction"]["TOKEN_VERIFICATION_KEY_IDS"] == physical["TokenSigningKey"]
     assert variables["VaultFunction"]["VAULT_KEY_ARN"] == f"arn:aws:kms:ap-south-1:210987654321:key/{physical['VaultKey']}"
     assert variables["AuthorizerFunction"]["JWT_ISSUER"] == "vaultpay-dev"
     logical_ids = set(TEMPLATE.resources)

@@ -54,11 +54,13 @@ def test_data_keys_index_key_and_sessions_survive_a_restart_and_make_reset_wipes
     since = log_size(tmp_path)
     with running_stack(tmp_path, extra_args=("--seed-demo",), in_memory=False) as second:
         outcome = seeding_outcome(second, since)
-        # Then it adds no demo data, and what was there is intact: accounts, balances, the refresh
-        # token, the vault (its KMS key kept), the audit trail's position on the stream
+        # Then it adds no demo data, and what was there is intact: accounts, balances, the access and
+        # refresh tokens, the vault (its KMS key kept), the audit trail's position on the stream
         assert "data found" in outcome
         assert "empty database" not in outcome
         api = Api(second.url)
+        # the access token signed before the restart (the token key kept, private half included)
+        assert api.get("/api/wallet/balance/", newcomer).json() == balance_before
         again = api.login(User(id=newcomer.id, email=newcomer.email, password=newcomer.password, aadhaar=""))
         assert api.get("/api/wallet/balance/", again).json() == balance_before
         refreshed = api.post("/api/users/token/refresh/", {"refresh": newcomer.refresh})

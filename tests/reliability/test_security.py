@@ -4,6 +4,8 @@ bodies, and the Aadhaar number never leaking."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import statistics
 import time
@@ -17,6 +19,7 @@ from local.template import ROOT
 from tests.support.api import Api, User
 from tests.support.data import make_aadhaar
 from tests.support.stack import RunningStack
+from tests.support.tokens import Minter, b64url, kms_minter, local_minter, session_of
 from tools.reconcile import scan
 from vaultpay.core.settings import LockoutSettings
 
@@ -57,8 +60,9 @@ def hostile_user(stack: RunningStack) -> User:
 
 
 @pytest.fixture
-def signing_key(stack: RunningStack) -> str:
-    return str(stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("JwtSigningSecret"))["SecretString"])
+def genuine_minter(stack: RunningStack) -> Minter:
+    """Signs as the identity function does: the stack's token key, in (local) KMS."""
+    return kms_minter(stack.client("kms"), stack.resource("TokenSigningKey"))
 
 
 def claims(user: User, now: int | None = None, **changes: Any) -> dict[str, Any]:
@@ -67,9 +71,10 @@ def claims(user: User, now: int | None = None, **changes: Any) -> dict[str, Any]
         "iss": "vaultpay-local",
         "aud": "vaultpay-api",
         "sub": user.id,
+        "sid": session_of(user.access) if user.access else "session-1",
         "iat": now,
         "nbf": now,
-        "exp": now + 600,
+        "exp": now + 300,
         "token_use": "access",
     }
     base.update(changes)
@@ -129,24 +134,37 @@ class TestBrokenObjectLevelAuthorization:
         assert api.post("/api/users/token/refresh/", {"refresh": asha.refresh}).status_code == 200
 
 
-GENUINE_ALGORITHM = "HS256"
+def genuine(user: User, minter: Minter, now: int) -> str:
+    return minter.token(claims(user, now))
 
 
-def genuine(user: User, key: str, now: int) -> str:
-    return jwt.encode(claims(user, now), key, algorithm=GENUINE_ALGORITHM)
+def hs256(secret: bytes | str) -> Any:
+    return lambda user, minter, now: jwt.encode(claims(user, now), secret, algorithm="HS256", headers={"kid": minter.kid})
+
+
+def hs256_keyed_with_the_public_key(user: User, minter: Minter, now: int) -> str:
+    """Algorithm confusion: an HMAC whose key is the (public) verification key (PyJWT itself refuses to make one)."""
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": minter.kid}).encode())
+    signing_input = f"{header}.{b64url(json.dumps(claims(user, now)).encode())}"
+    return f"{signing_input}.{b64url(hmac.new(minter.public_key, signing_input.encode(), hashlib.sha256).digest())}"
 
 
 # Each forgery changes exactly one thing from the genuine token (checked below).
 FORGERIES: dict[str, Any] = {
-    "alg-none": lambda user, key, now: jwt.encode(claims(user, now), key="", algorithm="none"),
-    "wrong-key": lambda user, key, now: jwt.encode(claims(user, now), "not-the-key-" * 4, algorithm=GENUINE_ALGORITHM),
-    "expired": lambda user, key, now: jwt.encode(claims(user, now, exp=now - 5), key, algorithm=GENUINE_ALGORITHM),
-    "wrong-audience": lambda user, key, now: jwt.encode(claims(user, now, aud="someone-else"), key, algorithm=GENUINE_ALGORITHM),
-    "wrong-issuer": lambda user, key, now: jwt.encode(claims(user, now, iss="evil"), key, algorithm=GENUINE_ALGORITHM),
-    "no-subject": lambda user, key, now: jwt.encode(claims(user, now, sub=None), key, algorithm=GENUINE_ALGORITHM),
-    "other-algorithm": lambda user, key, now: jwt.encode(claims(user, now), key, algorithm="HS512"),
-    "refresh-token": lambda user, key, now: jwt.encode(claims(user, now, token_use="refresh"), key, algorithm=GENUINE_ALGORITHM),
-    "id-token": lambda user, key, now: jwt.encode(claims(user, now, token_use="id"), key, algorithm=GENUINE_ALGORITHM),
+    "alg-none": lambda user, minter, now: jwt.encode(claims(user, now), key="", algorithm="none", headers={"kid": minter.kid}),
+    "hs256-with-a-secret": hs256("the-old-shared-hs256-secret-" * 2),
+    "hs256-keyed-with-the-public-key": hs256_keyed_with_the_public_key,
+    "another-ecc-key": lambda user, minter, now: local_minter(minter.kid).token(claims(user, now)),
+    "no-kid": lambda user, minter, now: local_minter(minter.kid).token(claims(user, now), kid=None),
+    "unknown-kid": lambda user, minter, now: local_minter("d9d7f5a4-0000-4000-8000-000000000000").token(claims(user, now)),
+    "expired": lambda user, minter, now: minter.token(claims(user, now, exp=now - 5)),
+    "wrong-audience": lambda user, minter, now: minter.token(claims(user, now, aud="someone-else")),
+    "wrong-issuer": lambda user, minter, now: minter.token(claims(user, now, iss="evil")),
+    "no-subject": lambda user, minter, now: minter.token(claims(user, now, sub=None)),
+    "no-session": lambda user, minter, now: minter.token(claims(user, now, sid=None)),
+    "unknown-session": lambda user, minter, now: minter.token(claims(user, now, sid=str(uuid.uuid4()))),
+    "refresh-token": lambda user, minter, now: minter.token(claims(user, now, token_use="refresh")),
+    "id-token": lambda user, minter, now: minter.token(claims(user, now, token_use="id")),
 }
 
 
@@ -166,26 +184,33 @@ def differences(token: str, reference: str) -> set[str]:
 
 class TestTokenTampering:
     @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
-    def test_a_forged_or_stale_token_is_401(self, api: Api, signing_key: str, forge: Any) -> None:
+    def test_a_forged_or_stale_token_is_401(self, api: Api, genuine_minter: Minter, forge: Any) -> None:
+        # Given a live session, and a token that differs from a genuine one of it in one way
         user = api.new_user()
         now = int(time.time())
-        token = forge(user, signing_key, now)
-        assert len(differences(token, genuine(user, signing_key, now))) == 1  # one change at a time
+        token = forge(user, genuine_minter, now)
+        assert len(differences(token, genuine(user, genuine_minter, now))) == 1  # one change at a time
+        # Then the gateway refuses it
         response = api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
 
     def test_each_forgery_changes_exactly_one_thing(self) -> None:
         user = User(id="u-1", email="u@example.com", password="-", aadhaar="-")
-        key, now = "the-signing-key-" * 4, 1_800_000_000
-        changed = {name: differences(forge(user, key, now), genuine(user, key, now)) for name, forge in FORGERIES.items()}
+        minter, now = local_minter("the-token-key"), 1_800_000_000
+        changed = {name: differences(forge(user, minter, now), genuine(user, minter, now)) for name, forge in FORGERIES.items()}
+        assert changed.pop("unknown-session") == {"sid"}
         assert changed == {
             "alg-none": {"header.alg"},
-            "wrong-key": {"signature"},
+            "hs256-with-a-secret": {"header.alg"},
+            "hs256-keyed-with-the-public-key": {"header.alg"},
+            "another-ecc-key": {"signature"},
+            "no-kid": {"header.kid"},
+            "unknown-kid": {"header.kid"},
             "expired": {"exp"},
             "wrong-audience": {"aud"},
             "wrong-issuer": {"iss"},
             "no-subject": {"sub"},
-            "other-algorithm": {"header.alg"},
+            "no-session": {"sid"},
             "refresh-token": {"token_use"},
             "id-token": {"token_use"},
         }
@@ -199,9 +224,9 @@ class TestTokenTampering:
         response = api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {header}.{payload}.{signature}"})
         assert response.status_code == 401
 
-    def test_the_genuine_token_works(self, api: Api, signing_key: str) -> None:
+    def test_the_genuine_token_works(self, api: Api, genuine_minter: Minter) -> None:
         user = api.new_user()
-        token = genuine(user, signing_key, int(time.time()))
+        token = genuine(user, genuine_minter, int(time.time()))
         assert api.get("/api/wallet/balance/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 

@@ -237,12 +237,100 @@ def test_a_maintenance_window_lets_the_break_glass_role_reindex_and_nothing_more
 
 
 def test_the_identity_role_calls_kms_only_through_its_services() -> None:
-    # Its direct KMS use (GenerateDataKey, GenerateMac) is granted by the keys' own policies;
-    # what its IAM policy holds is the table key, only through DynamoDB and Secrets Manager.
+    # Its direct KMS use (GenerateDataKey, GenerateMac, Sign) is granted by the keys' own policies;
+    # what its IAM policy holds is the table key, only through DynamoDB.
     for statement in statements(role_of("IdentityFunction")):
         if any(action.startswith("kms:") for action in as_list(statement["Action"])):
             assert statement["Resource"] == {"Fn::GetAtt": ["TableKey", "Arn"]}
             assert set(statement["Condition"]["StringEquals"]) == {"kms:ViaService"}
+
+
+def kms_actions_of(role: str) -> set[str]:
+    return {action for statement in statements(role) for action in as_list(statement["Action"]) if action.startswith("kms:")}
+
+
+def test_tokens_are_signed_by_an_asymmetric_kms_key_whose_private_half_never_leaves_kms() -> None:
+    key = RESOURCES["TokenSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert "EnableKeyRotation" not in key  # asymmetric keys rotate by a new key id (the tokens' kid)
+
+
+def test_only_the_identity_role_can_sign_and_only_digests_with_ecdsa_sha_256() -> None:
+    # Given the token key: asymmetric, its private half made by KMS and never exportable
+    key = RESOURCES["TokenSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    # When any role of the stack, another principal of the account or the root asks KMS to sign
+    # Then only the identity function may, digests only, with ECDSA_SHA_256; no role grants itself more
+    assert who_may("TokenSigningKey", "kms:Sign") == {role_of("IdentityFunction")}
+    (sign,) = [s for s in key_policy("TokenSigningKey") if s["Effect"] == "Allow" and s["Action"] == "kms:Sign"]
+    assert sign["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}}
+    assert not [role for role in roles() if "kms:Sign" in kms_actions_of(role)]
+
+
+def test_the_token_keys_policy_denies_signing_to_everyone_but_the_identity_role_and_grants_to_all() -> None:
+    policy = key_policy("TokenSigningKey")
+    denies = {statement["Action"]: statement for statement in policy if statement["Effect"] == "Deny"}
+    assert set(denies) == {"kms:Sign", "kms:CreateGrant"}
+    assert denies["kms:Sign"]["Principal"] == {"AWS": "*"}
+    assert "Condition" not in denies["kms:CreateGrant"]
+    assert who_may("TokenSigningKey", "kms:CreateGrant") == set()
+    # and only the break-glass role administers it (a policy change could lift the deny)
+    assert who_may("TokenSigningKey", "kms:PutKeyPolicy") == {"BreakGlassRole"}
+
+
+def test_no_signing_secret_exists_and_no_function_reads_one() -> None:
+    # Given the template's secrets and what each role may read of Secrets Manager
+    secrets = {name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::SecretsManager::Secret"}
+    # Then none of them signs tokens, and no function is told of one
+    assert not [name for name in secrets if "jwt" in name.lower() or "token" in name.lower() or "sign" in name.lower()]
+    for function in TEMPLATE.functions().values():
+        assert not [name for name in function.environment if "JWT_SECRET" in name or "SIGNING_SECRET" in name]
+    readable = {
+        repr(resource)
+        for role in roles()
+        for statement in statements(role)
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    assert all("BlindIndexSecret" in resource for resource in readable)
+
+
+def test_the_authorizer_may_only_read_the_public_key_and_session_items() -> None:
+    role = role_of("AuthorizerFunction")
+    data_statements = [
+        statement
+        for statement in statements(role)
+        if any(action.split(":")[0] in ("dynamodb", "secretsmanager") for action in as_list(statement["Action"]))
+    ]
+    by_action = {action: statement for statement in data_statements for action in as_list(statement["Action"])}
+    assert set(by_action) == {"dynamodb:GetItem"}
+    assert by_action["dynamodb:GetItem"]["Resource"] == {"Fn::GetAtt": ["MainTable", "Arn"]}
+    assert by_action["dynamodb:GetItem"]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FAMILY#*"]}}
+    # Its KMS use: the token key's public half (granted by the key's policy), and the table key
+    # only through DynamoDB (to read the session items)
+    assert who_may("TokenSigningKey", "kms:GetPublicKey") >= {role}
+    for statement in statements(role):
+        if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+            assert statement["Resource"] == {"Fn::GetAtt": ["TableKey", "Arn"]}
+            assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
+                {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
+            ]
+
+
+def test_a_revoked_session_is_refused_within_60_seconds_authorizer_caches_included() -> None:
+    # Given the API's authorizer cache and the authorizer's own session cache, as deployed
+    api = RESOURCES["VaultPayApi"]["Properties"]
+    reauthorize_every = int(api["Auth"]["Authorizers"]["JwtLambdaAuthorizer"]["Identity"]["ReauthorizeEvery"])
+    authorizer = TEMPLATE.functions()["AuthorizerFunction"].environment
+    session_cache = int(authorizer["SESSION_CACHE_SECONDS"])
+    # Then the worst case (the session read just before the revocation, the answer cached by API
+    # Gateway just before the session cache expired) is within the minute
+    assert reauthorize_every + session_cache <= 60
+    identity = TEMPLATE.functions()["IdentityFunction"].environment
+    assert int(identity["ACCESS_TOKEN_TTL_SECONDS"]) == 300
+    assert int(identity["SESSION_LIFETIME_SECONDS"]) == 30 * 24 * 3600
+    assert authorizer["TOKEN_VERIFICATION_KEY_IDS"] == {"Ref": "TokenSigningKey"}
+    assert identity["TOKEN_SIGNING_KEY_ID"] == {"Ref": "TokenSigningKey"}
 
 
 def test_the_audit_table_is_append_only() -> None:

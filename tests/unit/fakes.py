@@ -319,6 +319,7 @@ class Family:
     family_id: str
     user_id: str
     expires_at: int
+    ends_at: int = 0
     revoked: bool = False
     revoked_reason: str | None = None
     revoked_at: datetime | None = None
@@ -331,12 +332,17 @@ class FakeTokenStore:
         self.tokens: dict[str, RefreshTokenRecord] = {}
         self.families: dict[str, Family] = {}
 
-    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None:
+    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, ends_at: int, now: datetime) -> None:
         if family_id in self.families or token_hash in self.tokens:
             raise StoreRejected("family or token exists")
-        self.families[family_id] = Family(family_id=family_id, user_id=user_id, expires_at=expires_at)
+        self.families[family_id] = Family(family_id=family_id, user_id=user_id, expires_at=expires_at, ends_at=ends_at)
         self.tokens[token_hash] = RefreshTokenRecord(
-            token_hash=token_hash, user_id=user_id, family_id=family_id, status="ACTIVE", expires_at=expires_at
+            token_hash=token_hash,
+            user_id=user_id,
+            family_id=family_id,
+            status="ACTIVE",
+            expires_at=expires_at,
+            session_ends_at=ends_at,
         )
 
     def get(self, token_hash: str) -> RefreshTokenRecord | None:
@@ -345,18 +351,24 @@ class FakeTokenStore:
 
     def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None:
         """Spend ``old`` (it must still be ACTIVE: else RefreshTokenReused) and issue ``new_hash``
-        in its family (which must not be revoked: else InvalidRefreshToken), all or nothing."""
+        in its family (which must be neither revoked nor past its end: else InvalidRefreshToken),
+        all or nothing."""
         stored = self.tokens.get(old.token_hash)
         family = self.families.get(old.family_id)
         if stored is None or stored.status != "ACTIVE":
             raise RefreshTokenReused()
-        if family is None or family.revoked:
+        if family is None or family.revoked or family.ends_at <= int(now.timestamp()):
             raise InvalidRefreshToken()
         if new_hash in self.tokens:
             raise StoreRejected("token exists")
         self.tokens[old.token_hash] = stored.model_copy(update={"status": "USED"})
         self.tokens[new_hash] = RefreshTokenRecord(
-            token_hash=new_hash, user_id=old.user_id, family_id=old.family_id, status="ACTIVE", expires_at=expires_at
+            token_hash=new_hash,
+            user_id=old.user_id,
+            family_id=old.family_id,
+            status="ACTIVE",
+            expires_at=expires_at,
+            session_ends_at=family.ends_at,
         )
         self.families[old.family_id] = replace(family, expires_at=expires_at)
 
@@ -366,6 +378,11 @@ class FakeTokenStore:
         if family is None or family.revoked:
             return
         self.families[family_id] = replace(family, revoked=True, revoked_reason=reason, revoked_at=now)
+
+    def session_ids(self, user_id: str, now: datetime) -> list[str]:
+        """The user's families that have not reached their absolute end, revoked or not."""
+        moment = int(now.timestamp())
+        return sorted(f.family_id for f in self.families.values() if f.user_id == user_id and f.ends_at > moment)
 
 
 class FakeFailureStore:

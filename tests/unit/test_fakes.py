@@ -149,7 +149,7 @@ def test_a_second_email_or_aadhaar_index_is_refused_and_writes_nothing() -> None
 
 def test_rotate_refuses_a_spent_token_and_a_revoked_family_and_writes_nothing() -> None:
     store = FakeTokenStore()
-    store.create_family("f1", "u1", "h1", 100, NOW)
+    store.create_family("f1", "u1", "h1", 100, int(NOW.timestamp()) + 3600, NOW)
     first = store.get("h1")
     assert first is not None
     store.rotate(first, "h2", 200, NOW)

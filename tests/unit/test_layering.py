@@ -29,7 +29,6 @@ CORE_PLUMBING = (
     "vaultpay.core.aws",
     "vaultpay.core.dynamo",
     "vaultpay.core.table",
-    "vaultpay.core.secrets",
     "vaultpay.core.http",
 )
 

@@ -125,6 +125,13 @@ export async function logout() {
   }
 }
 
+/** Log out everywhere: every session of this person ends (other devices within a minute), this one
+ * now. If the request fails, nothing ends here either, so the person sees that it did not work. */
+export async function logoutEverywhere() {
+  await request("/api/users/logout/all/", { method: "POST" });
+  endSession();
+}
+
 export async function profile() {
   return (await request("/api/users/profile/")).data;
 }

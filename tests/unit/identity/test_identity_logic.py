@@ -4,12 +4,14 @@ tests keep their count small."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.unit.fakes import FakeClock, FakeDataKeys, FakeFailureStore, FakeIndexMac, FakeTokenStore, FakeUserStore, Tables
+from tests.unit.fakes_identity import FakePublicKeys, FakeSigner
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
@@ -25,7 +27,7 @@ from vaultpay.core.records import SYSTEM_USER_ID
 from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
 from vaultpay.identity.logic import REVOKED_ON_LOGOUT, REVOKED_ON_REUSE, IdentityService
 from vaultpay.identity.models import LoginRequest, LogoutRequest, RefreshRequest, RegisteredUser, RegisterRequest, TokenPair
-from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token
+from vaultpay.identity.tokens import AccessTokenIssuer, AccessTokenVerifier, hash_refresh_token
 from vaultpay.vault.logic import aadhaar_index, open_aadhaar
 
 PASSWORD = "correct horse battery staple"
@@ -72,9 +74,29 @@ def data_keys() -> FakeDataKeys:
     return FakeDataKeys()
 
 
+@dataclass(frozen=True)
+class Codec:
+    """The access-token issuer the service signs with (a fake KMS signer), and the verifier the authorizer uses."""
+
+    issuer: AccessTokenIssuer
+    verifier: AccessTokenVerifier
+
+    def verify(self, token: str) -> str:
+        return self.verifier.verify(token).user_id
+
+
 @pytest.fixture
-def codec() -> AccessTokenCodec:
-    return AccessTokenCodec(signing_key=lambda: "k" * 64, issuer="vaultpay-test", audience="vaultpay-api", ttl_seconds=900)
+def codec(clock: FakeClock) -> Codec:
+    signer = FakeSigner()
+    return Codec(
+        issuer=AccessTokenIssuer(signer=signer, issuer="vaultpay-test", audience="vaultpay-api", ttl_seconds=300),
+        verifier=AccessTokenVerifier(
+            public_keys=FakePublicKeys({signer.key_id: signer.public_key}),
+            issuer="vaultpay-test",
+            audience="vaultpay-api",
+            clock=clock,
+        ),
+    )
 
 
 def make_service(
@@ -82,11 +104,15 @@ def make_service(
     tokens: FakeTokenStore,
     failures: FakeFailureStore,
     data_keys: FakeDataKeys,
-    codec: AccessTokenCodec,
+    codec: Codec,
     clock: FakeClock,
     **overrides: Any,
 ) -> IdentityService:
-    settings: dict[str, Any] = {"welcome_credit_paise": WELCOME, "refresh_ttl_seconds": REFRESH_TTL} | overrides
+    settings: dict[str, Any] = {
+        "welcome_credit_paise": WELCOME,
+        "refresh_ttl_seconds": REFRESH_TTL,
+        "session_lifetime_seconds": 30 * 24 * 3600,
+    } | overrides
     return IdentityService(
         users=FakeUserStore(tables),
         tokens=tokens,
@@ -96,7 +122,7 @@ def make_service(
             policy=LockoutPolicy(max_failures=MAX_FAILURES, window_seconds=900, lockout_seconds=LOCKOUT_SECONDS),
             clock=clock,
         ),
-        access_tokens=codec,
+        access_tokens=codec.issuer,
         index_mac=INDEX_MAC,
         clock=clock,
         **settings,
@@ -109,7 +135,7 @@ def identity(
     tokens: FakeTokenStore,
     failures: FakeFailureStore,
     data_keys: FakeDataKeys,
-    codec: AccessTokenCodec,
+    codec: Codec,
     clock: FakeClock,
 ) -> IdentityService:
     return make_service(tables, tokens, failures, data_keys, codec, clock)
@@ -161,7 +187,7 @@ def test_without_a_welcome_credit_an_account_opens_empty(
     tokens: FakeTokenStore,
     failures: FakeFailureStore,
     data_keys: FakeDataKeys,
-    codec: AccessTokenCodec,
+    codec: Codec,
     clock: FakeClock,
 ) -> None:
     identity = make_service(tables, tokens, failures, data_keys, codec, clock, welcome_credit_paise=0)
@@ -201,14 +227,12 @@ def test_weak_passwords_are_refused_before_anything_happens(
 
 
 # ---------------------------------------------------------------- login and lockout
-def test_login_starts_a_session(
-    identity: IdentityService, asha: RegisteredUser, tokens: FakeTokenStore, codec: AccessTokenCodec
-) -> None:
+def test_login_starts_a_session(identity: IdentityService, asha: RegisteredUser, tokens: FakeTokenStore, codec: Codec) -> None:
     # When Asha logs in (her address in any case)
     pair = identity.login(login(email="ASHA@example.com"))
     # Then her access token names her, and only the refresh token's hash is stored, in a new family
     assert codec.verify(pair.access) == asha.id
-    assert pair.expires_in == 900
+    assert pair.expires_in == 300
     assert list(tokens.tokens) == [hash_refresh_token(pair.refresh)]
     (family,) = tokens.families.values()
     assert (family.user_id, family.revoked) == (asha.id, False)
@@ -268,7 +292,7 @@ def session(identity: IdentityService, asha: RegisteredUser) -> TokenPair:
 
 
 def test_refresh_rotates_the_token_within_its_family(
-    identity: IdentityService, asha: RegisteredUser, session: TokenPair, tokens: FakeTokenStore, codec: AccessTokenCodec
+    identity: IdentityService, asha: RegisteredUser, session: TokenPair, tokens: FakeTokenStore, codec: Codec
 ) -> None:
     # When the refresh token is used
     rotated = identity.refresh(RefreshRequest(refresh=session.refresh))

@@ -1,4 +1,4 @@
-import { profile, revealAadhaar } from "../api.js";
+import { logoutEverywhere, profile, revealAadhaar } from "../api.js";
 import { field, h } from "../dom.js";
 import { formatDate } from "../money.js";
 import { messageFor } from "../messages.js";
@@ -89,6 +89,31 @@ export function profileView(main) {
       ),
       h("div", { class: "actions" }, start, hide),
       form,
+      sessionsSection(),
+    );
+  }
+
+  function sessionsSection() {
+    const everywhere = h("button", { type: "button", class: "secondary", id: "logout-everywhere" }, "Log out everywhere");
+    const alert = h("p", { class: "alert error", role: "alert", hidden: true });
+    everywhere.addEventListener("click", async () => {
+      everywhere.disabled = true;
+      alert.hidden = true;
+      try {
+        await logoutEverywhere(); // ends this session too: the login page follows
+      } catch (error) {
+        alert.textContent = messageFor(error);
+        alert.hidden = false;
+        everywhere.disabled = false;
+      }
+    });
+    return h(
+      "section",
+      { class: "sessions", "aria-labelledby": "sessions-title" },
+      h("h2", { id: "sessions-title" }, "Sessions"),
+      h("p", { class: "muted" }, "Lost a device, or logged in somewhere you should not have? End every session, this one included; other devices are signed out within a minute."),
+      alert,
+      h("div", { class: "actions" }, everywhere),
     );
   }
 

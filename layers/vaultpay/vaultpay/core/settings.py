@@ -18,13 +18,26 @@ class _Settings(BaseSettings):
     stage: str = "dev"
 
 
-class JwtSettings(_Settings):
-    jwt_secret_arn: str
+class TokenClaimsSettings(_Settings):
+    """What issuer and verifier of access tokens agree on (the ``iss`` and ``aud`` claims)."""
+
     jwt_issuer: str
     jwt_audience: str
-    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
-    # Secrets are cached in the container for this long (Powertools Parameters).
-    secret_cache_seconds: int = Field(default=300, ge=0)
+
+
+class AuthorizerSettings(TokenClaimsSettings):
+    main_table_name: str
+    # The KMS key ids (the tokens' ``kid``) whose public keys verify access tokens, comma-separated:
+    # the current signing key, and during a rotation the previous one too.
+    token_verification_key_ids: str = Field(min_length=1)
+    # A session's revocation state is cached in the container for this long. With the API's
+    # authorizer cache (ReauthorizeEvery) it bounds how long a revoked session keeps working:
+    # SESSION_CACHE_SECONDS + ReauthorizeEvery <= 60 (docs/architecture.md, Identity).
+    session_cache_seconds: int = Field(default=15, ge=0, le=20)
+
+    @property
+    def verification_key_ids(self) -> frozenset[str]:
+        return frozenset(key_id.strip() for key_id in self.token_verification_key_ids.split(",") if key_id.strip())
 
 
 class LockoutSettings(_Settings):
@@ -33,14 +46,19 @@ class LockoutSettings(_Settings):
     login_lockout_seconds: int = Field(default=900, ge=1)
 
 
-class IdentitySettings(JwtSettings, LockoutSettings):
+class IdentitySettings(TokenClaimsSettings, LockoutSettings):
     main_table_name: str
     vault_table_name: str
     vault_key_arn: str
     # The KMS HMAC key of the Aadhaar uniqueness index (GenerateMac only; never exportable).
     aadhaar_index_key_arn: str
+    # The asymmetric KMS key (ECC_NIST_P256) that signs access tokens; its id is the tokens' ``kid``.
+    token_signing_key_id: str = Field(min_length=1)
+    access_token_ttl_seconds: int = Field(default=300, ge=60, le=900)
     welcome_credit_paise: int = Field(default=0, ge=0)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # A session (a refresh-token family) ends this long after the login, whatever the refreshes.
+    session_lifetime_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
 
 
 class VaultSettings(LockoutSettings):
@@ -65,8 +83,8 @@ class AuditSettings(_Settings):
 
 
 @lru_cache(maxsize=1)
-def get_jwt_settings() -> JwtSettings:
-    return JwtSettings()  # type: ignore[call-arg]
+def get_authorizer_settings() -> AuthorizerSettings:
+    return AuthorizerSettings()  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +108,7 @@ def get_audit_settings() -> AuditSettings:
 
 
 SETTINGS_BY_FUNCTION: dict[str, type[_Settings]] = {
-    "authorizer": JwtSettings,
+    "authorizer": AuthorizerSettings,
     "identity": IdentitySettings,
     "vault": VaultSettings,
     "wallet": WalletSettings,

@@ -4,11 +4,12 @@
     USER#<id>            ACCOUNT                       balance (paise), version, last_txn
     USER#<id>            LEDGER#<created_at>#<ref>     one side of a transaction (GSI1: by direction)
     USER#<id>            EVENT#<at>#<request id>       Aadhaar reveal event (feeds the audit stream)
+    USER#<id>            SESSION#<family id>           the user's sessions, for "log out everywhere", TTL
     EMAIL#<email>        EMAIL                         uniqueness guard -> user id
     AADHAAR#<index>      AADHAAR                       uniqueness guard: type only (no number, no user id)
     TXN#<ref>            TXN                           the transaction
     REFRESH#<sha256>     REFRESH                       refresh token (hash only), TTL
-    FAMILY#<id>          FAMILY                        refresh-token family (revocation), TTL
+    FAMILY#<id>          FAMILY                        refresh-token family = session (revocation, end), TTL
     LOGIN#<email>        FAILURES                      failed-login counter, TTL
 
 Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
@@ -40,6 +41,7 @@ FAMILY_SK = "FAMILY"
 FAILURES_SK = "FAILURES"
 LEDGER_PREFIX = "LEDGER#"
 EVENT_PREFIX = "EVENT#"
+SESSION_PREFIX = "SESSION#"
 
 TYPE_PROFILE = "PROFILE"
 TYPE_ACCOUNT = "ACCOUNT"
@@ -49,6 +51,7 @@ TYPE_TXN = "TXN"
 TYPE_LEDGER = "LEDGER"
 TYPE_REFRESH = "REFRESH_TOKEN"
 TYPE_FAMILY = "TOKEN_FAMILY"
+TYPE_SESSION = "SESSION"
 TYPE_LOGIN_FAILURES = "LOGIN_FAILURES"
 TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
 
@@ -89,6 +92,10 @@ def refresh_pk(token_hash: str) -> str:
 
 def family_pk(family_id: str) -> str:
     return f"FAMILY#{family_id}"
+
+
+def session_sk(family_id: str) -> str:
+    return f"{SESSION_PREFIX}{family_id}"
 
 
 def login_failures_pk(email: str) -> str:

@@ -9,8 +9,10 @@ from vaultpay.core.clock import utc_now
 from vaultpay.core.settings import get_identity_settings
 from vaultpay.identity.dynamo import DynamoUserRepository
 from vaultpay.identity.dynamo_tokens import DynamoTokenRepository
+from vaultpay.identity.kms import KmsTokenSigner
 from vaultpay.identity.logic import IdentityService
-from vaultpay.identity.shared_composition import access_tokens, login_guard
+from vaultpay.identity.shared_composition import login_guard
+from vaultpay.identity.tokens import AccessTokenIssuer
 from vaultpay.vault.kms import KmsDataKeys, KmsIndexMac
 
 
@@ -23,9 +25,15 @@ def identity_service() -> IdentityService:
         tokens=DynamoTokenRepository(client, settings.main_table_name),
         data_keys=KmsDataKeys(aws.kms(), settings.vault_key_arn),
         login_guard=login_guard(settings, settings.main_table_name),
-        access_tokens=access_tokens(settings),
+        access_tokens=AccessTokenIssuer(
+            signer=KmsTokenSigner(aws.kms(), settings.token_signing_key_id),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        ),
         index_mac=KmsIndexMac(aws.kms(), settings.aadhaar_index_key_arn),
         welcome_credit_paise=settings.welcome_credit_paise,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        session_lifetime_seconds=settings.session_lifetime_seconds,
         clock=utc_now,
     )

@@ -1,4 +1,4 @@
-"""Identity: registration, login, refresh-token rotation, logout and the profile."""
+"""Identity: registration, login, refresh-token rotation, logout (of one session or all) and the profile."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ from vaultpay.identity.models import (
     TokenPair,
 )
 from vaultpay.identity.ports import TokenStore, UserStore
-from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
+from vaultpay.identity.tokens import AccessTokenIssuer, hash_refresh_token, new_refresh_token
 from vaultpay.vault.logic import aadhaar_index, seal_aadhaar
 from vaultpay.vault.ports import DataKeyProvider, IndexMac
 
 REVOKED_ON_REUSE = "refresh-token-reuse"
 REVOKED_ON_LOGOUT = "logout"
+REVOKED_ON_LOGOUT_EVERYWHERE = "logout-everywhere"
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,11 @@ class IdentityService:
     tokens: TokenStore
     data_keys: DataKeyProvider
     login_guard: LoginGuard
-    access_tokens: AccessTokenCodec
+    access_tokens: AccessTokenIssuer
     index_mac: IndexMac
     welcome_credit_paise: int
     refresh_ttl_seconds: int
+    session_lifetime_seconds: int
     clock: Callable[[], datetime]
 
     # ------------------------------------------------------------ register
@@ -103,51 +105,61 @@ class IdentityService:
         return self._start_session(profile.user_id)
 
     def _start_session(self, user_id: str) -> TokenPair:
+        """A new session (refresh-token family): it ends ``session_lifetime_seconds`` from now, whatever the refreshes."""
         now = self.clock()
+        family_id = str(uuid.uuid4())
+        ends_at = int((now + timedelta(seconds=self.session_lifetime_seconds)).timestamp())
         refresh = new_refresh_token()
         self.tokens.create_family(
-            family_id=str(uuid.uuid4()),
+            family_id=family_id,
             user_id=user_id,
             token_hash=hash_refresh_token(refresh),
-            expires_at=self._refresh_expiry(now),
+            expires_at=self._refresh_expiry(now, ends_at),
+            ends_at=ends_at,
             now=now,
         )
-        return self._token_pair(user_id, refresh, now)
+        return self._token_pair(user_id, family_id, ends_at, refresh, now)
 
-    def _refresh_expiry(self, now: datetime) -> int:
-        return int((now + timedelta(seconds=self.refresh_ttl_seconds)).timestamp())
+    def _refresh_expiry(self, now: datetime, session_ends_at: int) -> int:
+        return min(int((now + timedelta(seconds=self.refresh_ttl_seconds)).timestamp()), session_ends_at)
 
-    def _token_pair(self, user_id: str, refresh: str, now: datetime) -> TokenPair:
-        return TokenPair(
-            access=self.access_tokens.issue(user_id, now),
-            refresh=refresh,
-            expires_in=self.access_tokens.ttl_seconds,
-        )
+    def _token_pair(self, user_id: str, session_id: str, session_ends_at: int, refresh: str, now: datetime) -> TokenPair:
+        access = self.access_tokens.issue(user_id, session_id, now, session_ends_at)
+        return TokenPair(access=access.token, refresh=refresh, expires_in=access.expires_in)
 
     def refresh(self, request: RefreshRequest) -> TokenPair:
         """Rotate: the presented token is spent and a new one issued in its family. A spent
         token presented again revokes the family (RFC 9700, 4.14.2): whoever holds any of
-        its tokens, the thief or the user, must log in again."""
+        its tokens, the thief or the user, must log in again. Never past the session's end."""
         now = self.clock()
         record = self.tokens.get(hash_refresh_token(request.refresh))
-        if record is None or record.expires_at <= int(now.timestamp()):
+        if record is None or min(record.expires_at, record.session_ends_at) <= int(now.timestamp()):
             raise InvalidRefreshToken()
         if record.status != "ACTIVE":
             self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, now)
             raise RefreshTokenReused()
         refresh = new_refresh_token()
         try:
-            self.tokens.rotate(record, hash_refresh_token(refresh), self._refresh_expiry(now), now)
+            self.tokens.rotate(record, hash_refresh_token(refresh), self._refresh_expiry(now, record.session_ends_at), now)
         except RefreshTokenReused:
             self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, now)
             raise
-        return self._token_pair(record.user_id, refresh, now)
+        return self._token_pair(record.user_id, record.family_id, record.session_ends_at, refresh, now)
 
     def logout(self, user_id: str, request: LogoutRequest) -> None:
         """Revoke the session (the refresh token's family) if it is the caller's; say nothing otherwise."""
         record = self.tokens.get(hash_refresh_token(request.refresh))
         if record is not None and record.user_id == user_id:
             self.tokens.revoke_family(record.family_id, REVOKED_ON_LOGOUT, self.clock())
+
+    def logout_everywhere(self, user_id: str) -> int:
+        """Revoke every session of the caller that has not ended yet (revoking one twice changes
+        nothing); how many were looked at."""
+        now = self.clock()
+        session_ids = self.tokens.session_ids(user_id, now)
+        for session_id in session_ids:
+            self.tokens.revoke_family(session_id, REVOKED_ON_LOGOUT_EVERYWHERE, now)
+        return len(session_ids)
 
     # ------------------------------------------------------------ profile
     def profile(self, user_id: str) -> Profile:

@@ -79,6 +79,17 @@ class RefreshTokenRecord(_Record):
     family_id: str
     status: Literal["ACTIVE", "USED"]
     expires_at: int
+    # When the session (the family) ends, whatever the refreshes; 0 for a token issued before
+    # sessions had an absolute lifetime, which counts as ended.
+    session_ends_at: int = 0
+
+
+class SessionState(_Record):
+    """What the authorizer reads of a session (a refresh-token family)."""
+
+    user_id: str
+    revoked: bool
+    ends_at: int
 
 
 class LoginFailures(_Record):

@@ -5,11 +5,14 @@ The DynamoDB and KMS adapters implement them in production; the unit tests use i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vaultpay.core.records import ProfileRecord, TransactionRecord
-from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord
+from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord, SessionState
 from vaultpay.vault.models import SealedAadhaar
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 
 class UserStore(Protocol):
@@ -25,10 +28,44 @@ class UserStore(Protocol):
 
 
 class TokenStore(Protocol):
-    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, now: datetime) -> None: ...
+    """Refresh tokens and their families (one family = one session, from a login to its end)."""
+
+    def create_family(
+        self, family_id: str, user_id: str, token_hash: str, expires_at: int, ends_at: int, now: datetime
+    ) -> None: ...
     def get(self, token_hash: str) -> RefreshTokenRecord | None: ...
     def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None: ...
     def revoke_family(self, family_id: str, reason: str, now: datetime) -> None: ...
+    def session_ids(self, user_id: str, now: datetime) -> list[str]:
+        """The families of ``user_id`` that have not reached their absolute end (revoked or not)."""
+        ...
+
+
+class SessionReader(Protocol):
+    """The authorizer's one read per (uncached) request: is this session still alive?"""
+
+    def get(self, session_id: str) -> SessionState | None: ...
+
+
+class TokenSigner(Protocol):
+    """Signs access tokens with a private key it never discloses (an asymmetric KMS key)."""
+
+    @property
+    def key_id(self) -> str:
+        """The key's id, the tokens' ``kid``."""
+        ...
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """An ECDSA P-256 signature of a SHA-256 digest, ASN.1 DER-encoded (as KMS ``Sign`` returns it)."""
+        ...
+
+
+class PublicKeys(Protocol):
+    """The public keys that verify access tokens, by key id (``kid``)."""
+
+    def get(self, key_id: str) -> EllipticCurvePublicKey | None:
+        """The P-256 public key of a trusted key id; None for a key id that is not trusted."""
+        ...
 
 
 class FailureStore(Protocol):
