@@ -86,10 +86,12 @@ class IdentityService:
         )
 
     # ------------------------------------------------------------ sessions
-    def login(self, request: LoginRequest) -> TokenPair:
+    def login(self, request: LoginRequest, client_address: str) -> TokenPair:
         """Unknown e-mail and wrong password answer alike, in about the same time, and both
-        count toward the lockout of that address, so neither reveals who has an account."""
-        self.login_guard.ensure_not_locked(request.email)
+        count toward the same limits, so neither reveals who has an account. The attempt is
+        counted before the password is checked (LoginGuard.reserve), so parallel guesses
+        cannot outrun the limits."""
+        reservation = self.login_guard.reserve(request.email, client_address)
         profile = self.users.find_by_email(request.email)
         if profile is None:
             burn_verification_time(request.password)
@@ -97,9 +99,8 @@ class IdentityService:
         else:
             verified = verify_password(profile.password_hash, request.password)
         if profile is None or not verified:
-            self.login_guard.record_failure(request.email)
             raise InvalidCredentials()
-        self.login_guard.clear(request.email)
+        self.login_guard.succeeded(reservation)
         return self._start_session(profile.user_id)
 
     def _start_session(self, user_id: str) -> TokenPair:
