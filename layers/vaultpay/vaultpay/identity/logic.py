@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vaultpay.core.aadhaar import mask_aadhaar
-from vaultpay.core.errors import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, UserNotFound
+from vaultpay.core.errors import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, ReservedEmail, UserNotFound
 from vaultpay.core.passwords import burn_verification_time, check_password_policy, hash_password, verify_password
 from vaultpay.core.records import SYSTEM_PARTY, PartyRef, TransactionRecord
 from vaultpay.identity.lockout import LoginGuard
@@ -26,6 +26,29 @@ from vaultpay.identity.ports import TokenStore, UserStore
 from vaultpay.identity.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
 from vaultpay.vault.logic import blind_index, seal_aadhaar
 from vaultpay.vault.ports import DataKeyProvider
+
+# Addresses no one may register: the platform's own domain for internal parties (the system
+# account is system@vaultpay.internal, shown as counterparty of every welcome credit), and the role
+# addresses of its public domain, which would pass for VaultPay staff in a history or a transfer.
+INTERNAL_DOMAIN = "vaultpay.internal"
+PUBLIC_DOMAIN = "vaultpay.example"
+RESERVED_LOCAL_PARTS = frozenset(
+    {
+        "abuse", "admin", "administrator", "billing", "compliance", "help", "hostmaster", "info", "no-reply",
+        "noreply", "payments", "postmaster", "root", "security", "support", "system", "vaultpay", "webmaster",
+    }
+)  # fmt: skip
+
+
+def is_reserved_email(email: str) -> bool:
+    """``email`` is normalized (lower case). Subdomains count as the domain; ``admin+x@`` as ``admin@``."""
+    local, _, domain = email.rpartition("@")
+    if domain == INTERNAL_DOMAIN or domain.endswith("." + INTERNAL_DOMAIN):
+        return True
+    if domain == PUBLIC_DOMAIN or domain.endswith("." + PUBLIC_DOMAIN):
+        return local.split("+", 1)[0].replace(".", "") in RESERVED_LOCAL_PARTS
+    return False
+
 
 REVOKED_ON_REUSE = "refresh-token-reuse"
 REVOKED_ON_LOGOUT = "logout"
@@ -45,6 +68,8 @@ class IdentityService:
 
     # ------------------------------------------------------------ register
     def register(self, request: RegisterRequest) -> RegisteredUser:
+        if is_reserved_email(request.email):
+            raise ReservedEmail()
         check_password_policy(request.password)
         now = self.clock()
         user = NewUser(
