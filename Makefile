@@ -20,7 +20,7 @@ DEPS := $(VENV)/.installed
 SAM_DEPS := $(SAM_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: browser help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy reset clean
+.PHONY: browser help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile invoke openapi build deploy-edge deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -94,6 +94,7 @@ lint: $(DEPS) $(SAM_DEPS) ## ruff, mypy, sam validate --lint, and the OpenAPI do
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/vaultpay functions local tools tests
 	$(SAM) validate --lint --region ap-south-1
+	$(SAM_VENV)/bin/cfn-lint edge/template.yaml
 	$(PY) -m tools.openapi --check
 
 format: $(DEPS) ## apply ruff's fixes and formatting
@@ -105,6 +106,11 @@ openapi: $(DEPS) ## regenerate the OpenAPI document served at /api/openapi.json
 
 build: $(SAM_DEPS) ## sam build: arm64 artifacts for the Lambda runtime, on this machine, no Docker
 	$(SAM) build
+
+deploy-edge: $(SAM_DEPS) ## the WAF web ACL for CloudFront: its own stack in us-east-1; its WebAclArn output goes to the main stack
+	$(SAM) deploy --template-file edge/template.yaml --stack-name vaultpay-$(ENV)-edge --region us-east-1 \
+		--parameter-overrides Stage=$(ENV) --no-confirm-changeset --no-fail-on-empty-changeset
+	$(SAM) list stack-outputs --stack-name vaultpay-$(ENV)-edge --region us-east-1
 
 deploy: build $(DEPS) ## sam deploy --config-env $(ENV), then publish the dashboard (needs AWS credentials)
 	$(SAM) deploy --config-env $(ENV)

@@ -1,6 +1,7 @@
 """The local stack's command line.
 
 python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F]
+                   [--no-client-limits] [--trust-address NETWORK ...]
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ def main() -> None:
     run.add_argument("--log-file", type=Path, help="also write every console line here")
     run.add_argument("--quiet", action="store_true", help="print nothing to the console")
     run.add_argument("--seed-demo", action="store_true", help="add the demo data when the database is empty")
+    run.add_argument(
+        "--no-client-limits", action="store_true", help="do not apply the edge's per-address rate limits (edge/template.yaml)"
+    )
+    run.add_argument(
+        "--trust-address",
+        action="append",
+        default=[],
+        metavar="NETWORK",
+        help="an address or network the per-address rate limits never apply to (repeatable)",
+    )
     args = parser.parse_args()
 
     if args.command == "run":
@@ -36,6 +47,8 @@ def main() -> None:
             log_file=args.log_file,
             quiet=args.quiet,
             seed_demo=args.seed_demo,
+            client_limits=not args.no_client_limits,
+            trusted_addresses=tuple(args.trust_address),
         )
         stack.run_forever()
 

@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 
 from local import dynamodb_local, seed
+from local.edge import ClientLimiter
 from local.gateway import CorsPolicy, Gateway, GatewayServer
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.runtime import FunctionDefinition, FunctionPool
@@ -108,6 +109,8 @@ class LocalStack:
     log_file: Path | None = None
     quiet: bool = False
     seed_demo: bool = False
+    client_limits: bool = True
+    trusted_addresses: tuple[str, ...] = ()
     template: SamTemplate = field(default_factory=SamTemplate.load)
 
     def __post_init__(self) -> None:
@@ -241,6 +244,7 @@ class LocalStack:
             web_root=ROOT / "web",
             region=REGION,
             log_sink=self.log,
+            client_limits=ClientLimiter.from_template(self.trusted_addresses) if self.client_limits else None,
         )
         self.server = GatewayServer("127.0.0.1", self.port, gateway)
         self.port = int(self.server.server_address[1])
