@@ -22,7 +22,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile reindex invoke openapi build deploy reset clean
+.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile reindex invoke openapi build deploy-edge deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,7 @@ lint: $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) ## ruff, mypy, sam validate --lint, ch
 	$(VENV)/bin/mypy layers/vaultpay functions local tools tests
 	$(SAM) validate --lint --region ap-south-1
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(SAM_VENV)/bin/cfn-lint edge/template.yaml
 	$(PY) -m tools.openapi --check
 
 format: $(DEPS) ## apply ruff's fixes and formatting
@@ -118,6 +119,11 @@ openapi: $(DEPS) ## regenerate the OpenAPI document served at /api/openapi.json
 
 build: $(SAM_DEPS) ## sam build: arm64 artifacts for the Lambda runtime, on this machine, no Docker
 	$(SAM) build
+
+deploy-edge: $(SAM_DEPS) ## the WAF web ACL for CloudFront: its own stack in us-east-1; its WebAclArn output goes to the main stack
+	$(SAM) deploy --template-file edge/template.yaml --stack-name vaultpay-$(ENV)-edge --region us-east-1 \
+		--parameter-overrides Stage=$(ENV) --no-confirm-changeset --no-fail-on-empty-changeset
+	$(SAM) list stack-outputs --stack-name vaultpay-$(ENV)-edge --region us-east-1
 
 # DEPLOY_PARAMETERS="Name=value ..." is added to samconfig.toml's parameter_overrides for $(ENV)
 # (sam deploy's own --parameter-overrides would replace them): BreakGlassPrincipals, KeyBootstrapAdministrator, ...

@@ -1,6 +1,7 @@
 """The local stack's command line.
 
 python -m local run [--port 3000] [--in-memory] [--state-dir .local] [--faults PLAN] [--log-file F] [--verbose]
+                   [--no-client-limits] [--trust-address NETWORK ...]
 
 Exits with status 1, touching nothing, when another stack holds the state folder.
 """
@@ -34,6 +35,16 @@ def main() -> None:
         help="the console also shows metrics and INIT_REPORT lines (VERBOSE=1)",
     )
     run.add_argument("--seed-demo", action="store_true", help="add the demo data when the database is empty")
+    run.add_argument(
+        "--no-client-limits", action="store_true", help="do not apply the edge's per-address rate limits (edge/template.yaml)"
+    )
+    run.add_argument(
+        "--trust-address",
+        action="append",
+        default=[],
+        metavar="NETWORK",
+        help="an address or network the per-address rate limits never apply to (repeatable)",
+    )
     args = parser.parse_args()
 
     if args.command == "run":
@@ -47,6 +58,8 @@ def main() -> None:
             quiet=args.quiet,
             verbose=args.verbose,
             seed_demo=args.seed_demo,
+            client_limits=not args.no_client_limits,
+            trusted_addresses=tuple(args.trust_address),
         )
         try:
             stack.run_forever()

@@ -3,7 +3,9 @@
 It matches routes the way HTTP APIs do (exact paths before path variables, greedy variables
 last, then ``$default``), runs the Lambda authorizer where the template puts one (identity
 source missing: 401; authorizer raises "Unauthorized": 401; returns isAuthorized false: 403;
-anything else: 500; results cached for ReauthorizeEvery), builds real v2 events, invokes each
+anything else: 500; results cached for ReauthorizeEvery), applies the edge's per-client rate
+limits (the WAF rules of edge/template.yaml, local/edge.py) to the peer address, which it also
+puts in ``requestContext.http.sourceIp`` as API Gateway does, builds real v2 events, invokes each
 function in its own execution environment, and translates the v2 response back to HTTP.
 Errors the gateway itself produces are application/problem+json, for every method (TRACE,
 CONNECT and any other token included) and for requests the HTTP server cannot even parse: an
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.edge import ClientLimiter
 from local.runtime import FunctionError, FunctionPool, InvocationFailed
 from local.template import ACCOUNT_ID, Route
 
@@ -189,8 +192,10 @@ class Gateway:
         web_root: Path | None,
         region: str,
         log_sink: LogSink,
+        client_limits: ClientLimiter | None = None,
     ) -> None:
         self.router = Router(routes)
+        self.client_limits = client_limits
         self.pools = pools
         self.identity_headers = identity_headers
         self.authorizer_cache = AuthorizerCache(authorizer_cache_seconds)
@@ -303,6 +308,19 @@ class Gateway:
             return problem_response(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", request.raw_path
             )
+        if self.client_limits is not None:
+            refused = self.client_limits.admit(request.source_ip, request.raw_path)
+            if refused is not None:
+                # What the edge's WAF rule answers (edge/template.yaml), before any function runs.
+                rule, retry_after = refused
+                self.log("gateway", f"{request.method} {request.raw_path} refused by {rule} for {request.source_ip}")
+                return problem_response(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    "Too many requests from this address; retry after the time in Retry-After.",
+                    request.raw_path,
+                    headers={"Retry-After": str(retry_after)},
+                )
         if self.web_root is not None and request.method == "GET" and not request.raw_path.startswith("/api/"):
             return self._static(request.raw_path)
         match = self.router.match(request.method, request.raw_path)

@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError
 
 from local import dynamodb_local, seed
 from local.console import readable
+from local.edge import ClientLimiter
 from local.gateway import CorsPolicy, Gateway, GatewayServer
 from local.processes import spawn
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
@@ -117,6 +118,8 @@ class LocalStack:
     quiet: bool = False
     verbose: bool = False  # the console also shows metrics (summarized) and INIT_REPORT lines
     seed_demo: bool = False
+    client_limits: bool = True
+    trusted_addresses: tuple[str, ...] = ()
     template: SamTemplate = field(default_factory=SamTemplate.load)
 
     def __post_init__(self) -> None:
@@ -263,6 +266,7 @@ class LocalStack:
             web_root=ROOT / "web",
             region=REGION,
             log_sink=self.log,
+            client_limits=ClientLimiter.from_template(self.trusted_addresses) if self.client_limits else None,
         )
         self.server = GatewayServer("127.0.0.1", self.port, gateway)
         self.port = int(self.server.server_address[1])

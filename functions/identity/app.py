@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.core.http.app import BEARER_AUTH, create_app
-from vaultpay.core.http.context import authenticated_user_id
+from vaultpay.core.http.context import authenticated_user_id, client_address
 from vaultpay.core.http.docs import responses
 from vaultpay.core.observability import logger, metrics, tracer
 from vaultpay.identity.composition import identity_service
@@ -54,7 +54,7 @@ def register(body: RegisterRequest) -> RegisteredUser:
     responses=responses(200, 400, 401, 413, 415, 429),
 )
 def login(body: LoginRequest) -> Response[TokenPair]:
-    return _no_store(200, identity_service().login(body))
+    return _no_store(200, identity_service().login(body, client_address(app.current_event)))
 
 
 @app.post(

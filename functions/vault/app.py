@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.core.http.app import BEARER_AUTH, create_app
-from vaultpay.core.http.context import authenticated_user_id, request_id
+from vaultpay.core.http.context import authenticated_user_id, client_address, request_id
 from vaultpay.core.http.docs import responses
 from vaultpay.core.observability import logger, metrics, tracer
 from vaultpay.vault.composition import vault_service
@@ -29,7 +29,7 @@ app = create_app("vault")
 )
 def reveal_aadhaar(body: RevealAadhaarRequest) -> Response[RevealedAadhaar]:
     event = app.current_event
-    revealed = vault_service().reveal(authenticated_user_id(event), request_id(event), body)
+    revealed = vault_service().reveal(authenticated_user_id(event), request_id(event), client_address(event), body)
     metrics.add_metric(name="AadhaarRevealed", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=200,

@@ -65,7 +65,9 @@ def balance(
 ) -> Response[Balance | None]:
     current = wallet_service().balance(authenticated_user_id(app.current_event))
     etag = entity_tag(current.version)
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    # no-store, like every answer: the dashboard keeps the ETag itself and sends If-None-Match, so
+    # polling still gets its cheap 304 without any cache holding a copy of the balance.
+    headers = {"ETag": etag, "Cache-Control": "no-store"}
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(status_code=200, content_type="application/json", body=current, headers=headers)

@@ -68,10 +68,10 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
         elif operation in ("BatchGetItem", "BatchWriteItem"):
             for table in params["RequestItems"]:
                 yield f"dynamodb:{operation}", table, ()
-        elif operation == "GetItem":
+        elif operation in ("GetItem", "DeleteItem"):
             key = params["Key"]
             partition = key.get("PK") or key.get("pk") or key["id"]  # the main, vault and idempotency tables
-            yield "dynamodb:GetItem", params["TableName"], (("dynamodb:LeadingKeys", partition["S"]),)
+            yield f"dynamodb:{operation}", params["TableName"], (("dynamodb:LeadingKeys", partition["S"]),)
         else:
             index = params.get("IndexName")
             yield f"dynamodb:{operation}", params["TableName"] + (f"/index/{index}" if index else ""), ()

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -49,8 +50,8 @@ from vaultpay.core.errors import (
     VaultIntegrityError,
 )
 from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, LedgerEntry, PartyRef, ProfileRecord, TransactionRecord
-from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord
-from vaultpay.identity.ports import FailureStore, TokenStore, UserStore
+from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
+from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar
 from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore
 from vaultpay.wallet.ports import WalletStore
@@ -385,38 +386,54 @@ class FakeTokenStore:
         return sorted(f.family_id for f in self.families.values() if f.user_id == user_id and f.ends_at > moment)
 
 
-class FakeFailureStore:
-    """Failed-login counters by e-mail address."""
+class FakeAttemptStore:
+    """identity.ports.AttemptStore in memory: every method holds one lock, as each DynamoDB call is atomic."""
 
     def __init__(self) -> None:
-        self.state: dict[str, LoginFailures] = {}
-        self.expires_at: dict[str, int] = {}
+        self.windows: dict[WindowCounter, int] = {}
+        self.streaks: dict[str, LoginStreak] = {}
+        self.lock = threading.Lock()
 
-    def get(self, email: str) -> LoginFailures | None:
-        return self.state.get(email)
+    def count_in_window(self, counter: WindowCounter, limit: int, keep_until: int) -> int | None:
+        with self.lock:
+            count = self.windows.get(counter, 0)
+            if count >= limit:
+                return None
+            self.windows[counter] = count + 1
+            return count + 1
 
-    def add_failure(self, email: str, now: int, window_seconds: int, keep_until: int) -> int:
-        """One more failure in the current window; a passed window (or none) starts afresh, and the
-        fresh counter replaces the whole item, an old lock with it, as the adapter's put does."""
-        current = self.state.get(email)
-        if current is not None and current.window_started_at > now - window_seconds:
-            self.state[email] = current.model_copy(update={"count": current.count + 1})
-        else:
-            self.state[email] = LoginFailures(count=1, window_started_at=now)
-        self.expires_at[email] = keep_until
-        return self.state[email].count
+    def uncount(self, counter: WindowCounter) -> None:
+        with self.lock:
+            if self.windows.get(counter, 0) > 0:
+                self.windows[counter] -= 1
 
-    def lock(self, email: str, until: int) -> None:
-        current = self.state.get(email)
-        if current is None:
-            # The adapter's update would create an item its own get cannot read: no caller may lock before counting.
-            raise StoreRejected(f"no failure counter for {email}")
-        self.state[email] = current.model_copy(update={"locked_until": until})
-        self.expires_at[email] = until
+    def forget(self, counter: WindowCounter) -> None:
+        with self.lock:
+            self.windows.pop(counter, None)
 
-    def clear(self, email: str) -> None:
-        self.state.pop(email, None)
-        self.expires_at.pop(email, None)
+    def extend_streak(self, email: str, below: int, recent_since: int, now: int, keep_until: int) -> int | None:
+        with self.lock:
+            current = self.streaks.get(email)
+            if current is not None and not (current.count < below and current.last_attempt_at >= recent_since):
+                return None
+            count = (current.count if current else 0) + 1
+            self.streaks[email] = LoginStreak(count=count, last_attempt_at=now)
+            return count
+
+    def get_streak(self, email: str) -> LoginStreak | None:
+        with self.lock:
+            return self.streaks.get(email)
+
+    def replace_streak(self, email: str, expected: LoginStreak | None, new: LoginStreak, keep_until: int) -> bool:
+        with self.lock:
+            if self.streaks.get(email) != expected:
+                return False
+            self.streaks[email] = new
+            return True
+
+    def clear_streak(self, email: str) -> None:
+        with self.lock:
+            self.streaks.pop(email, None)
 
 
 # ---------------------------------------------------------------- vault
@@ -525,7 +542,7 @@ _transaction_lookup: TransactionLookup = FakeWalletStore(_tables)
 _user_store: UserStore = FakeUserStore(_tables)
 _profile_reader: ProfileReader = FakeUserStore(_tables)
 _token_store: TokenStore = FakeTokenStore()
-_failure_store: FailureStore = FakeFailureStore()
+_failure_store: AttemptStore = FakeAttemptStore()
 _data_keys: DataKeyProvider = FakeDataKeys()
 _sealed_store: SealedStore = FakeVaultStore(_tables)
 _reveal_log: RevealLog = FakeRevealLog(_tables)

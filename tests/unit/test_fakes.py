@@ -27,7 +27,7 @@ from vaultpay.core.errors import (
 )
 from vaultpay.core.records import PartyRef, TransactionRecord
 from vaultpay.identity.models import NewUser
-from vaultpay.identity.ports import FailureStore, TokenStore, UserStore
+from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import SealedAadhaar
 from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
 from vaultpay.wallet.ports import WalletStore
@@ -42,7 +42,7 @@ PORTS: list[tuple[type, type]] = [
     (UserStore, fakes.FakeUserStore),
     (ProfileReader, fakes.FakeUserStore),
     (TokenStore, fakes.FakeTokenStore),
-    (FailureStore, fakes.FakeFailureStore),
+    (AttemptStore, fakes.FakeAttemptStore),
     (DataKeyProvider, fakes.FakeDataKeys),
     (SealedStore, fakes.FakeVaultStore),
     (RevealLog, fakes.FakeRevealLog),

@@ -8,6 +8,8 @@ const MESSAGES = {
   "invalid-credentials": "The e-mail address or password is incorrect.",
   "too-many-attempts": "Too many failed attempts. Please wait and try again.",
   "password-incorrect": "That password is incorrect.",
+  "too-many-requests": "Too many requests from this connection. Please wait and try again.",
+  "email-reserved": "This e-mail address is reserved. Please use your own address.",
   "email-taken": "An account with this e-mail address already exists.",
   "aadhaar-taken": "An account with this Aadhaar number already exists.",
   "weak-password": "Choose a longer, less common password (at least 8 characters).",
@@ -19,9 +21,15 @@ const MESSAGES = {
 };
 
 export function messageFor(error) {
-  if (error?.code === "too-many-attempts" && error.retryAfter) {
+  if ((error?.code === "too-many-attempts" || error?.code === "too-many-requests") && error.retryAfter) {
+    // Delays start at a second and grow: say seconds while they are short.
+    const lead = error.code === "too-many-attempts" ? "Too many failed attempts." : "Too many requests.";
+    if (error.retryAfter < 60) {
+      const seconds = Math.ceil(error.retryAfter);
+      return `${lead} Try again in ${seconds} second${seconds === 1 ? "" : "s"}.`;
+    }
     const minutes = Math.ceil(error.retryAfter / 60);
-    return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+    return `${lead} Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
   }
   if (error?.code && MESSAGES[error.code]) return MESSAGES[error.code];
   if (error?.name === "NetworkError" || error?.constructor?.name === "NetworkError") {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeClock, FakeDataKeys, FakeFailureStore, FakeIndexMac, FakeTokenStore, FakeUserStore, Tables
+from tests.unit.fakes import FakeAttemptStore, FakeClock, FakeDataKeys, FakeIndexMac, FakeTokenStore, FakeUserStore, Tables
 from tests.unit.fakes_identity import FakePublicKeys, FakeSigner
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import (
@@ -24,7 +24,7 @@ from vaultpay.core.errors import (
     WeakPassword,
 )
 from vaultpay.core.records import SYSTEM_USER_ID
-from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
+from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.identity.logic import REVOKED_ON_LOGOUT, REVOKED_ON_REUSE, IdentityService
 from vaultpay.identity.models import LoginRequest, LogoutRequest, RefreshRequest, RegisteredUser, RegisterRequest, TokenPair
 from vaultpay.identity.tokens import AccessTokenIssuer, AccessTokenVerifier, hash_refresh_token
@@ -37,6 +37,7 @@ INDEX_MAC = FakeIndexMac()
 WELCOME = 25_000
 MAX_FAILURES = 3
 LOCKOUT_SECONDS = 900
+CLIENT = "203.0.113.7"
 REFRESH_TTL = 3600
 
 
@@ -65,8 +66,8 @@ def tokens() -> FakeTokenStore:
 
 
 @pytest.fixture
-def failures() -> FakeFailureStore:
-    return FakeFailureStore()
+def failures() -> FakeAttemptStore:
+    return FakeAttemptStore()
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def codec(clock: FakeClock) -> Codec:
 def make_service(
     tables: Tables,
     tokens: FakeTokenStore,
-    failures: FakeFailureStore,
+    failures: FakeAttemptStore,
     data_keys: FakeDataKeys,
     codec: Codec,
     clock: FakeClock,
@@ -119,7 +120,14 @@ def make_service(
         data_keys=data_keys,
         login_guard=LoginGuard(
             store=failures,
-            policy=LockoutPolicy(max_failures=MAX_FAILURES, window_seconds=900, lockout_seconds=LOCKOUT_SECONDS),
+            limits=LoginLimits(
+                free_failures=MAX_FAILURES,
+                base_delay_seconds=1,
+                max_delay_seconds=300,
+                pair_max_failures=MAX_FAILURES,
+                address_max_failures=20,
+                window_seconds=LOCKOUT_SECONDS,
+            ),
             clock=clock,
         ),
         access_tokens=codec.issuer,
@@ -133,7 +141,7 @@ def make_service(
 def identity(
     tables: Tables,
     tokens: FakeTokenStore,
-    failures: FakeFailureStore,
+    failures: FakeAttemptStore,
     data_keys: FakeDataKeys,
     codec: Codec,
     clock: FakeClock,
@@ -185,7 +193,7 @@ def test_register_credits_the_welcome_money_from_the_system_account(identity: Id
 def test_without_a_welcome_credit_an_account_opens_empty(
     tables: Tables,
     tokens: FakeTokenStore,
-    failures: FakeFailureStore,
+    failures: FakeAttemptStore,
     data_keys: FakeDataKeys,
     codec: Codec,
     clock: FakeClock,
@@ -229,7 +237,7 @@ def test_weak_passwords_are_refused_before_anything_happens(
 # ---------------------------------------------------------------- login and lockout
 def test_login_starts_a_session(identity: IdentityService, asha: RegisteredUser, tokens: FakeTokenStore, codec: Codec) -> None:
     # When Asha logs in (her address in any case)
-    pair = identity.login(login(email="ASHA@example.com"))
+    pair = identity.login(login(email="ASHA@example.com"), CLIENT)
     # Then her access token names her, and only the refresh token's hash is stored, in a new family
     assert codec.verify(pair.access) == asha.id
     assert pair.expires_in == 300
@@ -239,14 +247,14 @@ def test_login_starts_a_session(identity: IdentityService, asha: RegisteredUser,
 
 
 def test_an_unknown_email_and_a_wrong_password_answer_alike_and_both_count(
-    identity: IdentityService, asha: RegisteredUser, failures: FakeFailureStore, tokens: FakeTokenStore
+    identity: IdentityService, asha: RegisteredUser, failures: FakeAttemptStore, tokens: FakeTokenStore
 ) -> None:
     with pytest.raises(InvalidCredentials) as unknown:
-        identity.login(login(email="nobody@example.com"))
+        identity.login(login(email="nobody@example.com"), CLIENT)
     with pytest.raises(InvalidCredentials) as wrong:
-        identity.login(login(password="not her password"))
+        identity.login(login(password="not her password"), CLIENT)
     assert (unknown.value.code, unknown.value.detail) == (wrong.value.code, wrong.value.detail)
-    assert {email: state.count for email, state in failures.state.items()} == {"nobody@example.com": 1, "asha@example.com": 1}
+    assert {email: streak.count for email, streak in failures.streaks.items()} == {"nobody@example.com": 1, "asha@example.com": 1}
     assert tokens.tokens == {}
 
 
@@ -256,39 +264,41 @@ def test_repeated_failures_lock_the_address_even_against_the_right_password_unti
     # Given as many wrong passwords as the policy allows
     for _ in range(MAX_FAILURES):
         with pytest.raises(InvalidCredentials):
-            identity.login(login(password="not her password"))
-    # Then even the right one is refused while the lock lasts
+            identity.login(login(password="not her password"), CLIENT)
+    # Then even the right one is refused from that address until its window ends
     with pytest.raises(AccountLocked) as locked:
-        identity.login(login())
-    assert locked.value.retry_after_seconds == LOCKOUT_SECONDS
-    # And accepted once it has lifted
+        identity.login(login(), CLIENT)
+    retry_after = locked.value.retry_after_seconds
+    assert retry_after is not None
+    assert 0 < retry_after <= LOCKOUT_SECONDS
+    # And accepted once it has ended
     clock.advance(seconds=LOCKOUT_SECONDS)
-    identity.login(login())
+    identity.login(login(), CLIENT)
 
 
 def test_an_unknown_address_locks_like_a_known_one(identity: IdentityService) -> None:
     for _ in range(MAX_FAILURES):
         with pytest.raises(InvalidCredentials):
-            identity.login(login(email="nobody@example.com"))
+            identity.login(login(email="nobody@example.com"), CLIENT)
     with pytest.raises(AccountLocked):
-        identity.login(login(email="nobody@example.com"))
+        identity.login(login(email="nobody@example.com"), CLIENT)
 
 
 def test_a_successful_login_forgets_earlier_failures(
-    identity: IdentityService, asha: RegisteredUser, failures: FakeFailureStore
+    identity: IdentityService, asha: RegisteredUser, failures: FakeAttemptStore
 ) -> None:
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(InvalidCredentials):
-            identity.login(login(password="not her password"))
-    identity.login(login())
-    assert failures.get("asha@example.com") is None
+            identity.login(login(password="not her password"), CLIENT)
+    identity.login(login(), CLIENT)
+    assert failures.get_streak("asha@example.com") is None
 
 
 # ---------------------------------------------------------------- refresh and logout
 @pytest.fixture
 def session(identity: IdentityService, asha: RegisteredUser) -> TokenPair:
     """Given Asha, logged in."""
-    return identity.login(login())
+    return identity.login(login(), CLIENT)
 
 
 def test_refresh_rotates_the_token_within_its_family(

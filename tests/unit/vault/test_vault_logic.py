@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from tests.unit.fakes import (
+    FakeAttemptStore,
     FakeClock,
     FakeDataKeys,
-    FakeFailureStore,
     FakeIndexMac,
     FakeRevealLog,
     FakeUserStore,
@@ -20,7 +20,7 @@ from tests.unit.fakes import (
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import AccountLocked, StepUpFailed, UserNotFound, VaultEntryNotFound, VaultIntegrityError
 from vaultpay.core.passwords import hash_password
-from vaultpay.identity.lockout import LockoutPolicy, LoginGuard
+from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.identity.models import NewUser
 from vaultpay.vault.logic import VaultService, aadhaar_index, encryption_context, open_aadhaar, seal_aadhaar
 from vaultpay.vault.models import RevealAadhaarRequest
@@ -31,6 +31,7 @@ ASHA, RAVI = "asha-id", "ravi-id"
 ASHA_AADHAAR = "234123412346"
 RAVI_AADHAAR = "23412341235" + verhoeff_check_digit("23412341235")
 MAX_FAILURES = 3
+CLIENT = "203.0.113.7"
 REVEAL_TTL = 3600
 
 
@@ -55,8 +56,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def failures() -> FakeFailureStore:
-    return FakeFailureStore()
+def failures() -> FakeAttemptStore:
+    return FakeAttemptStore()
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def vault(
     tables: Tables,
     data_keys: FakeDataKeys,
     reveals: FakeRevealLog,
-    failures: FakeFailureStore,
+    failures: FakeAttemptStore,
     clock: FakeClock,
     password_hash: str,
 ) -> VaultService:
@@ -98,7 +99,16 @@ def vault(
         sealed=FakeVaultStore(tables),
         data_keys=data_keys,
         login_guard=LoginGuard(
-            store=failures, policy=LockoutPolicy(max_failures=MAX_FAILURES, window_seconds=900, lockout_seconds=900), clock=clock
+            store=failures,
+            limits=LoginLimits(
+                free_failures=MAX_FAILURES,
+                base_delay_seconds=1,
+                max_delay_seconds=300,
+                pair_max_failures=MAX_FAILURES,
+                address_max_failures=20,
+                window_seconds=900,
+            ),
+            clock=clock,
         ),
         clock=clock,
         reveal_event_ttl_seconds=REVEAL_TTL,
@@ -114,7 +124,7 @@ def test_the_owner_with_the_right_password_sees_the_number_and_the_reveal_is_rec
     vault: VaultService, reveals: FakeRevealLog, clock: FakeClock
 ) -> None:
     # When Asha re-enters her password to see her number
-    revealed = vault.reveal(ASHA, "request-1", step_up())
+    revealed = vault.reveal(ASHA, "request-1", CLIENT, step_up())
     # Then she sees it, and the reveal is on record for the audit trail, kept long enough to be carried there
     assert revealed.aadhaar == ASHA_AADHAAR
     (event,) = reveals.of(ASHA)
@@ -123,25 +133,25 @@ def test_the_owner_with_the_right_password_sees_the_number_and_the_reveal_is_rec
 
 
 def test_a_wrong_password_reveals_nothing_and_counts_toward_the_lockout(
-    vault: VaultService, reveals: FakeRevealLog, data_keys: FakeDataKeys, failures: FakeFailureStore
+    vault: VaultService, reveals: FakeRevealLog, data_keys: FakeDataKeys, failures: FakeAttemptStore
 ) -> None:
     # When the wrong password is given
     with pytest.raises(StepUpFailed):
-        vault.reveal(ASHA, "request-1", step_up("not her password"))
+        vault.reveal(ASHA, "request-1", CLIENT, step_up("not her password"))
     # Then nothing was decrypted or recorded, and the failure counts against her address
     assert data_keys.unwrapped == []
     assert reveals.of(ASHA) == []
-    state = failures.get(f"{ASHA}@example.com")
-    assert state is not None
-    assert state.count == 1
+    streak = failures.get_streak(f"{ASHA}@example.com")
+    assert streak is not None
+    assert streak.count == 1
 
 
 def test_enough_wrong_passwords_lock_the_reveal_even_against_the_right_one(vault: VaultService, data_keys: FakeDataKeys) -> None:
     for _ in range(MAX_FAILURES):
         with pytest.raises(StepUpFailed):
-            vault.reveal(ASHA, "request-1", step_up("not her password"))
+            vault.reveal(ASHA, "request-1", CLIENT, step_up("not her password"))
     with pytest.raises(AccountLocked):
-        vault.reveal(ASHA, "request-2", step_up())
+        vault.reveal(ASHA, "request-2", CLIENT, step_up())
     assert data_keys.unwrapped == []
 
 
@@ -151,19 +161,19 @@ def test_an_entry_moved_to_another_user_fails_integrity(vault: VaultService, tab
     # When Ravi reveals "his" number with his own password
     # Then the key provider refuses to unwrap the key outside Asha's context, and nothing is recorded
     with pytest.raises(VaultIntegrityError):
-        vault.reveal(RAVI, "request-1", step_up())
+        vault.reveal(RAVI, "request-1", CLIENT, step_up())
     assert reveals.of(RAVI) == []
 
 
 def test_without_an_entry_there_is_nothing_to_reveal(vault: VaultService, tables: Tables) -> None:
     del tables.vault[ASHA]
     with pytest.raises(VaultEntryNotFound):
-        vault.reveal(ASHA, "request-1", step_up())
+        vault.reveal(ASHA, "request-1", CLIENT, step_up())
 
 
 def test_an_unknown_user_has_nothing_to_reveal(vault: VaultService) -> None:
     with pytest.raises(UserNotFound):
-        vault.reveal("nobody", "request-1", step_up())
+        vault.reveal("nobody", "request-1", CLIENT, step_up())
 
 
 # ---------------------------------------------------------------- sealing

@@ -75,6 +75,11 @@ class EmailAlreadyRegistered(DomainError):
     default_detail = "An account with this e-mail address already exists."
 
 
+class ReservedEmail(DomainError):
+    code = "email-reserved"
+    default_detail = "This e-mail address is reserved and cannot be registered."
+
+
 class AadhaarAlreadyRegistered(DomainError):
     code = "aadhaar-taken"
     default_detail = "An account with this Aadhaar number already exists."
@@ -86,6 +91,8 @@ class InvalidCredentials(DomainError):
 
 
 class AccountLocked(DomainError):
+    """Too many password checks for this account or from this client address: a delay, not a lock."""
+
     code = "too-many-attempts"
     default_detail = "Too many failed attempts; try again later."
 

@@ -9,6 +9,7 @@ address (the vault) never loads e-mail validation at cold start.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -46,8 +47,13 @@ def _normalize_email(value: str) -> str:
 
 
 def _no_control_characters(value: str) -> str:
+    """No control characters (Cc) and no format characters (Cf): bidi overrides and isolates
+    (U+202A-U+202E, U+2066-U+2069) reorder what others see ("Ravi\u202egnp.exe"), zero-width
+    characters (U+200B-U+200D, U+2060, U+FEFF) make look-alike names and notes."""
     if _CONTROL_CHARACTERS.search(value):
         raise ValueError("must not contain control characters")
+    if any(unicodedata.category(character) == "Cf" for character in value):
+        raise ValueError("must not contain invisible formatting characters (bidi controls, zero-width characters)")
     return value
 
 

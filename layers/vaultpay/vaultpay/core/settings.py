@@ -41,9 +41,17 @@ class AuthorizerSettings(TokenClaimsSettings):
 
 
 class LockoutSettings(_Settings):
+    """Password-guessing limits (vaultpay.identity.lockout): per account, per account from one
+    client address, and per client address, each counted before the password is checked."""
+
+    # The account's free failures (from any address), then delays doubling from the base to the cap.
     login_max_failures: int = Field(default=5, ge=1)
+    login_delay_base_seconds: int = Field(default=1, ge=1)
+    login_delay_max_seconds: int = Field(default=300, ge=1)
+    # Fixed windows: failures at one account from one address, and from one address at all accounts.
     login_failure_window_seconds: int = Field(default=900, ge=1)
-    login_lockout_seconds: int = Field(default=900, ge=1)
+    login_account_address_max_failures: int = Field(default=5, ge=1)
+    login_address_max_failures: int = Field(default=20, ge=1)
 
 
 class IdentitySettings(TokenClaimsSettings, LockoutSettings):

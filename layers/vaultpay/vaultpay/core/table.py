@@ -10,7 +10,9 @@
     TXN#<ref>            TXN                           the transaction
     REFRESH#<sha256>     REFRESH                       refresh token (hash only), TTL
     FAMILY#<id>          FAMILY                        refresh-token family = session (revocation, end), TTL
-    LOGIN#<email>        FAILURES                      failed-login counter, TTL
+    LOGIN#<email>        FAILURES                      password checks since the last success (streak), TTL
+    LOGIN#<email>        ADDRESS#<client>#<window>     password checks at this account from one client, TTL
+    ADDRESS#<client>     LOGIN#<window>                password checks from one client, all accounts, TTL
 
 Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
 """
@@ -53,6 +55,7 @@ TYPE_REFRESH = "REFRESH_TOKEN"
 TYPE_FAMILY = "TOKEN_FAMILY"
 TYPE_SESSION = "SESSION"
 TYPE_LOGIN_FAILURES = "LOGIN_FAILURES"
+TYPE_LOGIN_WINDOW = "LOGIN_WINDOW"
 TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
 
 
@@ -100,6 +103,13 @@ def session_sk(family_id: str) -> str:
 
 def login_failures_pk(email: str) -> str:
     return f"LOGIN#{email}"
+
+
+def login_window_key(address: str, email: str | None, window_start: int) -> dict[str, str]:
+    """Password checks from one client address in one window: at one account, or at all of them."""
+    if email is None:
+        return key(f"ADDRESS#{address}", f"LOGIN#{window_start}")
+    return key(login_failures_pk(email), f"ADDRESS#{address}#{window_start}")
 
 
 def direction_pk(user_id: str, direction: Direction) -> str:

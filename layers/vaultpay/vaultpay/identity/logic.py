@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vaultpay.core.aadhaar import mask_aadhaar
-from vaultpay.core.errors import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, UserNotFound
+from vaultpay.core.errors import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, ReservedEmail, UserNotFound
 from vaultpay.core.passwords import burn_verification_time, check_password_policy, hash_password, verify_password
 from vaultpay.core.records import SYSTEM_PARTY, PartyRef, TransactionRecord
 from vaultpay.identity.lockout import LoginGuard
@@ -26,6 +26,29 @@ from vaultpay.identity.ports import TokenStore, UserStore
 from vaultpay.identity.tokens import AccessTokenIssuer, hash_refresh_token, new_refresh_token
 from vaultpay.vault.logic import aadhaar_index, seal_aadhaar
 from vaultpay.vault.ports import DataKeyProvider, IndexMac
+
+# Addresses no one may register: the platform's own domain for internal parties (the system
+# account is system@vaultpay.internal, shown as counterparty of every welcome credit), and the role
+# addresses of its public domain, which would pass for VaultPay staff in a history or a transfer.
+INTERNAL_DOMAIN = "vaultpay.internal"
+PUBLIC_DOMAIN = "vaultpay.example"
+RESERVED_LOCAL_PARTS = frozenset(
+    {
+        "abuse", "admin", "administrator", "billing", "compliance", "help", "hostmaster", "info", "no-reply",
+        "noreply", "payments", "postmaster", "root", "security", "support", "system", "vaultpay", "webmaster",
+    }
+)  # fmt: skip
+
+
+def is_reserved_email(email: str) -> bool:
+    """``email`` is normalized (lower case). Subdomains count as the domain; ``admin+x@`` as ``admin@``."""
+    local, _, domain = email.rpartition("@")
+    if domain == INTERNAL_DOMAIN or domain.endswith("." + INTERNAL_DOMAIN):
+        return True
+    if domain == PUBLIC_DOMAIN or domain.endswith("." + PUBLIC_DOMAIN):
+        return local.split("+", 1)[0].replace(".", "") in RESERVED_LOCAL_PARTS
+    return False
+
 
 REVOKED_ON_REUSE = "refresh-token-reuse"
 REVOKED_ON_LOGOUT = "logout"
@@ -47,6 +70,8 @@ class IdentityService:
 
     # ------------------------------------------------------------ register
     def register(self, request: RegisterRequest) -> RegisteredUser:
+        if is_reserved_email(request.email):
+            raise ReservedEmail()
         check_password_policy(request.password)
         now = self.clock()
         user = NewUser(
@@ -88,10 +113,12 @@ class IdentityService:
         )
 
     # ------------------------------------------------------------ sessions
-    def login(self, request: LoginRequest) -> TokenPair:
+    def login(self, request: LoginRequest, client_address: str) -> TokenPair:
         """Unknown e-mail and wrong password answer alike, in about the same time, and both
-        count toward the lockout of that address, so neither reveals who has an account."""
-        self.login_guard.ensure_not_locked(request.email)
+        count toward the same limits, so neither reveals who has an account. The attempt is
+        counted before the password is checked (LoginGuard.reserve), so parallel guesses
+        cannot outrun the limits."""
+        reservation = self.login_guard.reserve(request.email, client_address)
         profile = self.users.find_by_email(request.email)
         if profile is None:
             burn_verification_time(request.password)
@@ -99,9 +126,8 @@ class IdentityService:
         else:
             verified = verify_password(profile.password_hash, request.password)
         if profile is None or not verified:
-            self.login_guard.record_failure(request.email)
             raise InvalidCredentials()
-        self.login_guard.clear(request.email)
+        self.login_guard.succeeded(reservation)
         return self._start_session(profile.user_id)
 
     def _start_session(self, user_id: str) -> TokenPair:

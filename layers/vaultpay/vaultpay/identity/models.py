@@ -92,7 +92,17 @@ class SessionState(_Record):
     ends_at: int
 
 
-class LoginFailures(_Record):
+class LoginStreak(_Record):
+    """An account's password checks since its last success, from every address (the delay counter)."""
+
     count: int
-    window_started_at: int
-    locked_until: int | None = None
+    last_attempt_at: int
+
+
+class WindowCounter(_Record):
+    """Password checks from one client address in one fixed window: across all accounts
+    (``email`` None) or at one account (the e-mail address, known or not)."""
+
+    address: str
+    email: str | None
+    window_start: int

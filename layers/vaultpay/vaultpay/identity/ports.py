@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from vaultpay.core.records import ProfileRecord, TransactionRecord
-from vaultpay.identity.models import LoginFailures, NewUser, RefreshTokenRecord, SessionState
+from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, SessionState, WindowCounter
 from vaultpay.vault.models import SealedAadhaar
 
 if TYPE_CHECKING:
@@ -68,8 +68,28 @@ class PublicKeys(Protocol):
         ...
 
 
-class FailureStore(Protocol):
-    def get(self, email: str) -> LoginFailures | None: ...
-    def add_failure(self, email: str, now: int, window_seconds: int, keep_until: int) -> int: ...
-    def lock(self, email: str, until: int) -> None: ...
-    def clear(self, email: str) -> None: ...
+class AttemptStore(Protocol):
+    """Password-check counters. Every method that counts is one atomic conditional write."""
+
+    def count_in_window(self, counter: WindowCounter, limit: int, keep_until: int) -> int | None:
+        """Add one if the counter is below ``limit`` and return the new count; None (nothing written) if not."""
+        ...
+
+    def uncount(self, counter: WindowCounter) -> None:
+        """Give one back (an attempt that was refused further on, or that succeeded)."""
+        ...
+
+    def forget(self, counter: WindowCounter) -> None: ...
+
+    def extend_streak(self, email: str, below: int, recent_since: int, now: int, keep_until: int) -> int | None:
+        """Add one to the streak and set its last attempt to ``now`` if it is new, or if its count is
+        below ``below`` and its last attempt not before ``recent_since``; the new count, or None."""
+        ...
+
+    def get_streak(self, email: str) -> LoginStreak | None: ...
+
+    def replace_streak(self, email: str, expected: LoginStreak | None, new: LoginStreak, keep_until: int) -> bool:
+        """Write ``new`` only if the streak is still ``expected`` (None: absent); False if it changed."""
+        ...
+
+    def clear_streak(self, email: str) -> None: ...

@@ -76,16 +76,17 @@ class VaultService:
     clock: Callable[[], datetime]
     reveal_event_ttl_seconds: int
 
-    def reveal(self, user_id: str, request_id: str, request: RevealAadhaarRequest) -> RevealedAadhaar:
+    def reveal(self, user_id: str, request_id: str, client_address: str, request: RevealAadhaarRequest) -> RevealedAadhaar:
         """The owner's number, after the password is re-entered. The reveal is recorded (for the
-        audit trail) before the number leaves; failed attempts count toward the login lockout."""
+        audit trail) before the number leaves; each password check counts toward the login
+        limits of the account and of the client address, before it runs."""
         profile = self.profiles.get_profile(user_id)
         if profile is None:
             raise UserNotFound()
-        self.login_guard.ensure_not_locked(profile.email)
+        reservation = self.login_guard.reserve(profile.email, client_address)
         if not verify_password(profile.password_hash, request.password):
-            self.login_guard.record_failure(profile.email)
             raise StepUpFailed()
+        self.login_guard.succeeded(reservation)
         sealed = self.sealed.get(user_id)
         if sealed is None:
             raise VaultEntryNotFound()

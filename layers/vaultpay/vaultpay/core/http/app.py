@@ -96,6 +96,15 @@ class VaultPayResolver(APIGatewayHttpResolver):
         return route_openapi_path
 
 
+def no_store(app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every answer of the API is about one caller (balances, histories, profiles, tokens, the
+    Aadhaar number) or is cheap to recompute: no browser, proxy or CDN may keep a copy. A route
+    may still set its own Cache-Control; problem+json answers set ``no-store`` themselves."""
+    response = next_middleware(app)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def create_app(title: str) -> VaultPayResolver:
     app = VaultPayResolver(
         enable_validation=True,
@@ -108,4 +117,5 @@ def create_app(title: str) -> VaultPayResolver:
         security_schemes={"bearerAuth": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
     )
     register_problem_handlers(app)
+    app.use([no_store])
     return app

@@ -19,3 +19,9 @@ def authenticated_user_id(event: APIGatewayProxyEventV2) -> str:
 
 def request_id(event: APIGatewayProxyEventV2) -> str:
     return event.request_context.request_id
+
+
+def client_address(event: APIGatewayProxyEventV2) -> str:
+    """The address of the client's TCP connection to API Gateway (``requestContext.http.sourceIp``),
+    as API Gateway saw it: never a header the client can write (X-Forwarded-For)."""
+    return event.request_context.http.source_ip or ""

@@ -48,6 +48,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.DuplicateTransaction: HTTPStatus.CONFLICT,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     errors.WeakPassword: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.ReservedEmail: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.SelfTransfer: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.AmountAboveLimit: HTTPStatus.UNPROCESSABLE_ENTITY,
