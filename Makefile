@@ -73,8 +73,8 @@ run: prerequisites-run $(DEPS) $(DDB_JAR) ## start the whole system on http://12
 	$(PY) -m local run --port $(PORT) --seed-demo
 
 TEST_WORKERS ?= 2
-test: prerequisites-test $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) ## run the whole test suite, files spread over TEST_WORKERS processes
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: prerequisites-test $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) ## run the whole test suite: the local-stack tiers in one process, the in-process tiers beside it
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit
