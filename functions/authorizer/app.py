@@ -1,5 +1,5 @@
 """Lambda authorizer (HTTP API, payload 2.0, simple responses): verifies the access token and
-hands the user id to the functions. A missing, malformed, expired or forged token is 401."""
+hands the user id and the session id to the functions. A missing, malformed, expired or forged token is 401."""
 
 from __future__ import annotations
 
@@ -38,8 +38,11 @@ def _bearer_token(event: APIGatewayAuthorizerEventV2) -> str:
 @event_source(data_class=APIGatewayAuthorizerEventV2)
 def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -> dict[str, Any]:
     try:
-        user_id = access_token_verifier().verify(_bearer_token(event))
+        verified = access_token_verifier().verify_claims(_bearer_token(event))
     except Unauthenticated:
         logger.info("access token rejected", extra={"route": event.route_key})
         raise Unauthorized() from None
-    return APIGatewayAuthorizerResponseV2(authorize=True, context={"user_id": user_id}).asdict()
+    claims = {"user_id": verified.user_id}
+    if verified.session_id:
+        claims["session_id"] = verified.session_id  # the session grants (step-up) are bound to
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=claims).asdict()

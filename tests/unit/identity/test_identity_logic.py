@@ -212,6 +212,8 @@ def test_login_starts_a_session(
     assert list(tokens.tokens) == [hash_refresh_token(pair.refresh)]
     (family,) = tokens.families.values()
     assert (family.user_id, family.revoked) == (asha.id, False)
+    # And the access token names the session: the refresh token's family
+    assert codec.verify_claims(pair.access).session_id == family.family_id
 
 
 def test_an_unknown_email_and_a_wrong_password_answer_alike_and_both_count(
@@ -280,6 +282,8 @@ def test_refresh_rotates_the_token_within_its_family(
     assert old is not None
     assert new is not None
     assert (old.status, new.status, new.family_id) == ("USED", "ACTIVE", old.family_id)
+    # And the new access token is of the same session
+    assert codec.verify_claims(rotated.access).session_id == codec.verify_claims(session.access).session_id == old.family_id
     # And the new one rotates in turn
     identity.refresh(RefreshRequest(refresh=rotated.refresh))
 

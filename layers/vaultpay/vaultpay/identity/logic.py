@@ -105,21 +105,24 @@ class IdentityService:
     def _start_session(self, user_id: str) -> TokenPair:
         now = self.clock()
         refresh = new_refresh_token()
+        family_id = str(uuid.uuid4())
         self.tokens.create_family(
-            family_id=str(uuid.uuid4()),
+            family_id=family_id,
             user_id=user_id,
             token_hash=hash_refresh_token(refresh),
             expires_at=self._refresh_expiry(now),
             now=now,
         )
-        return self._token_pair(user_id, refresh, now)
+        return self._token_pair(user_id, family_id, refresh, now)
 
     def _refresh_expiry(self, now: datetime) -> int:
         return int((now + timedelta(seconds=self.refresh_ttl_seconds)).timestamp())
 
-    def _token_pair(self, user_id: str, refresh: str, now: datetime) -> TokenPair:
+    def _token_pair(self, user_id: str, session_id: str, refresh: str, now: datetime) -> TokenPair:
+        """The access token carries the session id (``sid``: the refresh-token family), so grants
+        bound to a session (step-up) can be checked against it."""
         return TokenPair(
-            access=self.access_tokens.issue(user_id, now),
+            access=self.access_tokens.issue(user_id, now, session_id),
             refresh=refresh,
             expires_in=self.access_tokens.ttl_seconds,
         )
@@ -141,7 +144,7 @@ class IdentityService:
         except RefreshTokenReused:
             self.tokens.revoke_family(record.family_id, REVOKED_ON_REUSE, now)
             raise
-        return self._token_pair(record.user_id, refresh, now)
+        return self._token_pair(record.user_id, record.family_id, refresh, now)
 
     def logout(self, user_id: str, request: LogoutRequest) -> None:
         """Revoke the session (the refresh token's family) if it is the caller's; say nothing otherwise."""

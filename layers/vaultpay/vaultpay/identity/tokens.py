@@ -20,6 +20,12 @@ TOKEN_USE = "access"  # noqa: S105 - a claim value, not a secret
 
 
 @dataclass(frozen=True)
+class VerifiedToken:
+    user_id: str
+    session_id: str | None
+
+
+@dataclass(frozen=True)
 class AccessTokenCodec:
     """Signs and verifies access tokens. The algorithm is pinned: a token that names another
     (``none``, RS256 with our secret as a public key, ...) is rejected before any check."""
@@ -29,7 +35,8 @@ class AccessTokenCodec:
     audience: str
     ttl_seconds: int
 
-    def issue(self, user_id: str, now: datetime) -> str:
+    def issue(self, user_id: str, now: datetime, session_id: str | None = None) -> str:
+        """A signed access token for ``user_id``; ``sid`` names its session (the refresh-token family)."""
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -40,12 +47,19 @@ class AccessTokenCodec:
             "jti": uuid.uuid4().hex,
             "token_use": TOKEN_USE,
         }
+        if session_id:
+            claims["sid"] = session_id
         import jwt
 
         return jwt.encode(claims, self.signing_key(), algorithm=ALGORITHM)
 
     def verify(self, token: str) -> str:
         """The user id (``sub``) of a valid access token; Unauthenticated otherwise."""
+        return self.verify_claims(token).user_id
+
+    def verify_claims(self, token: str) -> VerifiedToken:
+        """The user id (``sub``) and session id (``sid``, None on a token issued without one) of a
+        valid access token; Unauthenticated otherwise."""
         import jwt
 
         try:
@@ -65,7 +79,8 @@ class AccessTokenCodec:
         subject = claims.get("sub")
         if claims.get("token_use") != TOKEN_USE or not isinstance(subject, str) or not subject:
             raise Unauthenticated()
-        return subject
+        session_id = claims.get("sid")
+        return VerifiedToken(user_id=subject, session_id=session_id if isinstance(session_id, str) and session_id else None)
 
 
 def new_refresh_token() -> str:
