@@ -10,6 +10,9 @@
     REFRESH#<sha256>     REFRESH                       refresh token (hash only), TTL
     FAMILY#<id>          FAMILY                        refresh-token family (revocation), TTL
     LOGIN#<email>        FAILURES                      failed-login counter, TTL
+    USER#<id>            LIMIT#<YYYY-MM-DD, IST>       sent that day (paise): the daily limit's counter, TTL
+    USER#<id>            STEPUP#<sha256>               a step-up grant (hash only): session, expiry (TTL), single use
+    USER#<id>            TOTP                          the sealed TOTP secret, status, last used step, recovery code hashes
 
 Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
 """
@@ -40,6 +43,9 @@ FAMILY_SK = "FAMILY"
 FAILURES_SK = "FAILURES"
 LEDGER_PREFIX = "LEDGER#"
 EVENT_PREFIX = "EVENT#"
+LIMIT_PREFIX = "LIMIT#"
+STEP_UP_PREFIX = "STEPUP#"
+TOTP_SK = "TOTP"
 
 TYPE_PROFILE = "PROFILE"
 TYPE_ACCOUNT = "ACCOUNT"
@@ -51,6 +57,9 @@ TYPE_REFRESH = "REFRESH_TOKEN"
 TYPE_FAMILY = "TOKEN_FAMILY"
 TYPE_LOGIN_FAILURES = "LOGIN_FAILURES"
 TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
+TYPE_DAILY_SENT = "DAILY_SENT"
+TYPE_STEP_UP_GRANT = "STEP_UP_GRANT"
+TYPE_TOTP = "TOTP"
 
 
 def user_pk(user_id: str) -> str:
@@ -224,3 +233,30 @@ def put(table: str, item: Item, *, unique: bool = False) -> dict[str, Any]:
     if unique:
         request["ConditionExpression"] = "attribute_not_exists(PK)" if PK in item else "attribute_not_exists(pk)"
     return {"Put": request}
+
+
+# ---------------------------------------------------------------- limits and step-up
+def daily_sent_key(user_id: str, day: str) -> dict[str, str]:
+    return key(user_pk(user_id), f"{LIMIT_PREFIX}{day}")
+
+
+def step_up_grant_key(user_id: str, grant_hash: str) -> dict[str, str]:
+    return key(user_pk(user_id), f"{STEP_UP_PREFIX}{grant_hash}")
+
+
+def totp_key(user_id: str) -> dict[str, str]:
+    return key(user_pk(user_id), TOTP_SK)
+
+
+def consume_step_up_grant(table: str, user_id: str, grant_hash: str, session_id: str, now: int) -> dict[str, Any]:
+    """A TransactWriteItems Delete spending a step-up grant: it must exist, belong to this session
+    and not have expired (checked against the clock, not left to TTL). Spent with the operation it
+    authorizes, in the same transaction, so it serves once and never in another session."""
+    return {
+        "Delete": {
+            "TableName": table,
+            "Key": marshal(step_up_grant_key(user_id, grant_hash)),
+            "ConditionExpression": "attribute_exists(PK) AND session_id = :sid AND expires_at > :now",
+            "ExpressionAttributeValues": marshal_values({":sid": session_id, ":now": now}),
+        }
+    }
