@@ -8,11 +8,13 @@ an Allow statement of that function's own role in template.yaml, conditions incl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pyotp
 import pytest
 
 from tests.handlers.conftest import TEMPLATE, body, load_function
@@ -148,6 +150,24 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": "not-the-password"}, user_id=asha["id"]))
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": PASSWORD}, user_id=asha["id"]))
 
+    def step_up(proof: dict[str, str]) -> str:
+        return str(invoke("vault", http_event("POST", "/api/users/step-up/", body=proof, **session))["grant"])
+
+    session = {"user_id": asha["id"], "session_id": "grants-session"}
+    invoke(
+        "vault",
+        http_event(
+            "POST", "/api/users/profile/aadhaar/", body={}, headers={"x-step-up": step_up({"password": PASSWORD})}, **session
+        ),
+    )
+    enrolment = invoke(
+        "vault", http_event("POST", "/api/users/totp/", headers={"x-step-up": step_up({"password": PASSWORD})}, **session)
+    )
+    totp = pyotp.parse_uri(enrolment["secret_uri"])
+    invoke("vault", http_event("POST", "/api/users/totp/confirm/", body={"code": totp.now()}, **session))
+    step_up({"recovery_code": enrolment["recovery_codes"][0]})
+    large_transfer_grant = step_up({"totp": totp.at(time.time() + 30)})
+
     def transfer(amount: str, key: str) -> Any:
         return invoke(
             "wallet",
@@ -160,6 +180,17 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
             ),
         )
 
+    invoke(
+        "wallet",
+        http_event(
+            "POST",
+            "/api/wallet/transfer/",
+            body={"receiver_email": "ravi@example.com", "amount": "10000.01"},
+            headers={"idempotency-key": "grants-key-large", "x-step-up": large_transfer_grant},
+            **session,
+        ),
+    )
+    invoke("wallet", http_event("GET", "/api/wallet/limits/", user_id=asha["id"]))
     sent = transfer("10.00", "grants-key-0001")
     transfer("10.00", "grants-key-0001")  # a replay
     transfer("99999.00", "grants-key-0002")  # insufficient funds: a FAILED transaction
