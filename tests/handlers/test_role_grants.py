@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import pyotp
 import pytest
 
 from tests.handlers.conftest import TEMPLATE, body, load_function
 from tests.handlers.test_audit import main_stream
 from tests.support.data import PASSWORD, registration
 from tests.support.events import LambdaContextStub, authorizer_event, http_event
+from tests.support.totp import authenticator
 from tests.tooling.test_template import as_list, role_of, statements
 from vaultpay.core import secrets
 
@@ -163,7 +163,7 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
     enrolment = invoke(
         "vault", http_event("POST", "/api/users/totp/", headers={"x-step-up": step_up({"password": PASSWORD})}, **session)
     )
-    totp = pyotp.parse_uri(enrolment["secret_uri"])
+    totp = authenticator(enrolment["secret_uri"])
     invoke("vault", http_event("POST", "/api/users/totp/confirm/", body={"code": totp.now()}, **session))
     step_up({"recovery_code": enrolment["recovery_codes"][0]})
     large_transfer_grant = step_up({"totp": totp.at(time.time() + 30)})

@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pyotp
 import pytest
 
 from tests.handlers.conftest import Invoke, body, table_snapshot
 from tests.support.data import PASSWORD, registration
 from tests.support.events import authorizer_event, http_event
+from tests.support.totp import authenticator
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_a_totp_code_and_a_recovery_code_each_work_once(vault: Invoke, people: d
     assert begun["headers"]["Cache-Control"] == "no-store"
     enrolment = body(begun)
     assert enrolment["qr_svg"].lstrip().startswith("<svg")
-    totp = pyotp.parse_uri(enrolment["secret_uri"])
+    totp = authenticator(enrolment["secret_uri"])
     confirmed = vault(http_event("POST", "/api/users/totp/confirm/", body={"code": totp.now()}, user_id=asha))
     assert body(confirmed) == {"enabled": True, "recovery_codes_left": 10}
     # The password alone no longer steps up

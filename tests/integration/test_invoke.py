@@ -49,6 +49,14 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
     "logout.json": ("IdentityFunction", 204, set()),
     "profile.json": ("IdentityFunction", 200, {"id", "email", "full_name", "aadhaar_masked", "created_at"}),
     "reveal-aadhaar.json": ("VaultFunction", 200, {"aadhaar"}),
+    "step-up.json": ("VaultFunction", 201, {"grant", "expires_in"}),
+    "totp-enrol.json": ("VaultFunction", 403, PROBLEM | {"methods"}),  # no X-Step-Up grant: step-up-required
+    "totp-confirm.json": ("VaultFunction", 409, PROBLEM),  # no enrolment pending: totp-not-pending
+    "limits.json": (
+        "WalletFunction",
+        200,
+        {"day", "daily_limit", "sent_today", "remaining_today", "resets_at", "step_up_threshold"},
+    ),
     "transfer.json": ("WalletFunction", 201, {"reference_id", "status", "amount", "receiver", "note", "created_at", "balance"}),
     "transfer-insufficient-funds.json": ("WalletFunction", 422, PROBLEM | {"reference_id"}),
     "balance.json": ("WalletFunction", 200, {"balance", "currency", "version"}),
