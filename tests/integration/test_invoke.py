@@ -20,6 +20,7 @@ from local.invoke import (
     EXAMPLE_ACCESS_TOKEN,
     EXAMPLE_REFERENCE_ID,
     EXAMPLE_SENDER_ID,
+    EXAMPLE_SESSION_ID,
     EXAMPLE_STREAM_ARN,
     RECEIVER,
     DeployedStack,
@@ -123,7 +124,10 @@ def test_every_route_event_is_a_template_route_as_api_gateway_sends_it(event_fil
     if route.authorizer is None:
         assert "authorizer" not in context
     else:
-        assert context["authorizer"] == {"lambda": {"user_id": EXAMPLE_SENDER_ID}}
+        assert context["authorizer"] in (
+            {"lambda": {"user_id": EXAMPLE_SENDER_ID}},
+            {"lambda": {"user_id": EXAMPLE_SENDER_ID, "session_id": EXAMPLE_SESSION_ID}},
+        )
         assert event["headers"]["authorization"] == f"Bearer {EXAMPLE_ACCESS_TOKEN}"
 
 
@@ -299,7 +303,9 @@ def test_print_event_writes_the_event_with_a_live_token(stack: RunningStack, tmp
     path.write_text(completed.stdout)
     result, failed = invoke("authorizer", path, state_dir=stack.state_dir)
     assert not failed, result
-    assert result == {"isAuthorized": True, "context": {"user_id": subject}}
+    assert result["isAuthorized"] is True
+    assert result["context"]["user_id"] == subject
+    assert set(result["context"]) == {"user_id", "session_id"}  # the token's sid: its session
 
 
 def test_print_event_fills_route_events_with_live_ids(stack: RunningStack) -> None:

@@ -244,9 +244,15 @@ class StepUpService:
 
 def qr_svg(uri: str) -> str:
     """The URI as a QR code, an SVG document (segno: pure Python, no imaging library)."""
+    import io
+
     import segno
 
-    return str(segno.make_qr(uri, error="m").svg_inline(scale=4, title="Authenticator setup QR code"))
+    buffer = io.BytesIO()
+    segno.make_qr(uri, error="m").save(
+        buffer, kind="svg", xmldecl=False, scale=4, omitsize=True, svgclass=None, lineclass=None, title="Authenticator setup"
+    )
+    return buffer.getvalue().decode()
 
 
 @dataclass(frozen=True)
