@@ -111,7 +111,7 @@ def test_a_failed_attempt_made_elsewhere_appears_and_loaded_pages_stay(page: Pag
     expect(first).to_contain_text("−₹10,000.00")
     expect(page.locator("#history li")).to_have_count(14)
     expect(page.locator("#history li:last-child")).to_have_attribute("data-marked", "yes")
-    expect(page.locator("#history-news")).to_have_text("New transaction: To Ravi Kumar, −₹50,000.00, failed")
+    expect(page.locator("#history-news")).to_have_text("New transaction: To Ravi Kumar, −₹10,000.00, failed")
     expect(page.locator("#balance")).to_have_text("₹9,922.00")
     screenshot(page, "dashboard-failed-attempt")
 

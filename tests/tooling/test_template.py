@@ -137,7 +137,7 @@ def test_ttl_expires_tokens_counters_and_idempotency_records() -> None:
 
 def test_every_kms_key_rotates() -> None:
     keys = [resource["Properties"] for resource in RESOURCES.values() if resource["Type"] == "AWS::KMS::Key"]
-    assert len(keys) == 2
+    assert len(keys) == 3  # tables, the Aadhaar vault, TOTP secrets
     assert all(key["EnableKeyRotation"] is True for key in keys)
 
 
@@ -243,3 +243,15 @@ def test_sam_validate_lint_is_clean() -> None:
         env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_only_the_vault_function_can_use_the_totp_key() -> None:
+    # Given the key that wraps the TOTP secrets' data keys
+    statements = RESOURCES["TotpKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    # Then decrypting, re-encrypting, granting and making data keys are denied to every principal but the vault function's role
+    assert deny["Principal"] == {"AWS": "*"}
+    assert set(deny["Action"]) >= {"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:GenerateDataKey*"}
+    exempt = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+    assert exempt.endswith(":role/${AWS::StackName}-vault-fn")
+    assert RESOURCES["VaultRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AWS::StackName}-vault-fn"}
