@@ -62,6 +62,9 @@ STREAM_TABLE = "MainTable"
 # The example values the files in events/ carry. Each stands for something that only exists once
 # data exists; `fill` puts the live value in its place.
 EXAMPLE_SENDER_ID = "6e7545ab-44f7-483d-91b3-4ac9e6ea93a0"
+# The session (access token's sid) in the authorizer context of the events of routes that need one
+# (step-up): any session id will do, the grant is bound to whichever is given.
+EXAMPLE_SESSION_ID = "0b6f5c1e-2d7a-4c39-9e41-7a3f0c2b8d15"
 EXAMPLE_RECEIVER_ID = "5cccbb20-e84d-420c-bf1c-a15b437bdf44"
 EXAMPLE_REFERENCE_ID = "8ce16c01-cac8-5053-b280-bb57cf7d5461"  # the example transfer (₹1.00, sender to receiver)
 EXAMPLE_WELCOME_REFERENCE_ID = "e96c6f6d-58c5-4942-9d45-cc63c698c8e4"  # the sender's welcome credit

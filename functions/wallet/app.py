@@ -12,12 +12,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.conditional import entity_tag, none_match
-from vaultpay.core.http.context import authenticated_user_id
+from vaultpay.core.http.context import authenticated_user_id, optional_session_id
 from vaultpay.core.http.docs import responses
 from vaultpay.core.observability import logger, metrics, tracer
 from vaultpay.wallet.composition import idempotent_transfer, wallet_service
 from vaultpay.wallet.logic import validate_idempotency_key
-from vaultpay.wallet.models import Balance, HistoryPage, TransactionDetail, TransferCommand, TransferReceipt, TransferRequest
+from vaultpay.wallet.models import (
+    Balance,
+    HistoryPage,
+    SendingLimits,
+    TransactionDetail,
+    TransferCommand,
+    TransferReceipt,
+    TransferRequest,
+)
 
 app = create_app("wallet")
 
@@ -28,7 +36,7 @@ app = create_app("wallet")
     summary="Send money, exactly once per Idempotency-Key",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 404, 409, 413, 415, 503),
+    responses=responses(201, 400, 401, 403, 404, 409, 413, 415, 503),
 )
 def transfer(
     body: TransferRequest,
@@ -36,11 +44,21 @@ def transfer(
         str | None,
         Header(alias="idempotency-key", description="A fresh key (e.g. a UUID) per intended payment; reuse it to retry."),
     ] = None,
+    step_up: Annotated[
+        str | None,
+        Header(
+            alias="x-step-up",
+            max_length=128,
+            description="A step-up grant (POST /api/users/step-up/), needed above the step-up threshold; spent by the transfer.",
+        ),
+    ] = None,
 ) -> Response[TransferReceipt]:
     command = TransferCommand(
         user_id=authenticated_user_id(app.current_event),
         idempotency_key=validate_idempotency_key(idempotency_key),
         transfer=body,
+        session_id=optional_session_id(app.current_event),
+        step_up_grant=step_up,
     )
     outcome = idempotent_transfer()(command, app.lambda_context)
     receipt = outcome.receipt
@@ -71,6 +89,18 @@ def balance(
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(status_code=200, content_type="application/json", body=current, headers=headers)
+
+
+@app.get(
+    "/api/wallet/limits/",
+    summary="What the caller may still send today (calendar day in IST), and the step-up threshold",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=responses(200, 401),
+)
+def limits() -> Response[SendingLimits]:
+    current = wallet_service().limits(authenticated_user_id(app.current_event))
+    return Response(status_code=200, content_type="application/json", body=current, headers={"Cache-Control": "no-store"})
 
 
 @app.get(

@@ -103,15 +103,15 @@ def test_a_failed_attempt_made_elsewhere_appears_and_loaded_pages_stay(page: Pag
     expect(page.locator("#history-news")).to_have_text("")
     expect(page.locator("#history li")).to_have_count(13)
     # When she makes a payment elsewhere that is refused (a FAILED entry; the balance is unchanged)
-    assert api.transfer(asha, ravi, "50000.00").status_code == 422
+    assert api.transfer(asha, ravi, "10000.00").status_code == 422  # at the step-up threshold: no grant needed
     # Then it appears on top without a reload, the pages loaded before stay, and only it is announced
     first = page.locator("#history li").first
     expect(first).to_contain_text("To Ravi Kumar", timeout=10_000)
     expect(first).to_contain_text("Failed")
-    expect(first).to_contain_text("−₹50,000.00")
+    expect(first).to_contain_text("−₹10,000.00")
     expect(page.locator("#history li")).to_have_count(14)
     expect(page.locator("#history li:last-child")).to_have_attribute("data-marked", "yes")
-    expect(page.locator("#history-news")).to_have_text("New transaction: To Ravi Kumar, −₹50,000.00, failed")
+    expect(page.locator("#history-news")).to_have_text("New transaction: To Ravi Kumar, −₹10,000.00, failed")
     expect(page.locator("#balance")).to_have_text("₹9,922.00")
     screenshot(page, "dashboard-failed-attempt")
 

@@ -42,7 +42,7 @@ def activity(identity: Invoke, wallet: Invoke, vault: Invoke) -> dict[str, str]:
         http_event(
             "POST",
             "/api/wallet/transfer/",
-            body={"receiver_email": "ravi@example.com", "amount": "99999.00"},
+            body={"receiver_email": "ravi@example.com", "amount": "10000.00"},  # more than she has left
             headers={"idempotency-key": "audit-key-0002"},
             user_id=asha["id"],
         )

@@ -21,6 +21,8 @@ HEAVY = {
     "jwt": "signing and verifying tokens: login, refresh, the authorizer",
     "email_validator": "checking an address: register, transfer",
     "aws_lambda_powertools.utilities.idempotency": "the transfer only",
+    "pyotp": "TOTP: step-up with a code, enrolment",
+    "segno": "the enrolment's QR code",
 }
 LOADED_AT_INIT = {
     "authorizer": {"jwt", "cryptography"},  # every request verifies a token

@@ -10,6 +10,7 @@ index keys delegate nothing to IAM), and no Deny of the key policy may refuse it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -23,6 +24,7 @@ from tests.handlers.conftest import TEMPLATE, body, load_function
 from tests.handlers.test_audit import main_stream
 from tests.support.data import PASSWORD, registration
 from tests.support.events import LambdaContextStub, authorizer_event, http_event
+from tests.support.totp import authenticator
 from tests.tooling.test_template import as_list, key_permits, key_policy, kms_keys, role_arn, role_of, statements
 
 
@@ -32,7 +34,7 @@ class Call:
     action: str  # the IAM action, e.g. dynamodb:PutItem
     resource: str  # the template's logical id, with "/index/<name>" for a secondary index
     # the request's IAM condition keys: kms:EncryptionContext:<name>, kms:MacAlgorithm,
-    # kms:SigningAlgorithm, kms:MessageType, dynamodb:LeadingKeys (of a GetItem)
+    # kms:SigningAlgorithm, kms:MessageType, dynamodb:LeadingKeys (of a GetItem, a DeleteItem or a transaction's item)
     context: tuple[tuple[str, str], ...] = ()
 
 
@@ -61,7 +63,10 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
         if operation == "TransactWriteItems":
             for item in params["TransactItems"]:
                 ((kind, request),) = item.items()
-                yield f"dynamodb:{TRANSACT_ACTIONS[kind]}", request["TableName"], ()
+                key = request.get("Key") or request.get("Item") or {}
+                partition = key.get("PK") or key.get("pk") or key.get("id")
+                leading = (("dynamodb:LeadingKeys", partition["S"]),) if partition else ()
+                yield f"dynamodb:{TRANSACT_ACTIONS[kind]}", request["TableName"], leading
         elif operation == "TransactGetItems":
             for item in params["TransactItems"]:
                 yield "dynamodb:GetItem", item["Get"]["TableName"], ()
@@ -193,6 +198,24 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": "not-the-password"}, user_id=asha["id"]))
     invoke("vault", http_event("POST", "/api/users/profile/aadhaar/", body={"password": PASSWORD}, user_id=asha["id"]))
 
+    def step_up(proof: dict[str, str]) -> str:
+        return str(invoke("vault", http_event("POST", "/api/users/step-up/", body=proof, **session))["grant"])
+
+    session = {"user_id": asha["id"], "session_id": "grants-session"}
+    invoke(
+        "vault",
+        http_event(
+            "POST", "/api/users/profile/aadhaar/", body={}, headers={"x-step-up": step_up({"password": PASSWORD})}, **session
+        ),
+    )
+    enrolment = invoke(
+        "vault", http_event("POST", "/api/users/totp/", headers={"x-step-up": step_up({"password": PASSWORD})}, **session)
+    )
+    totp = authenticator(enrolment["secret_uri"])
+    invoke("vault", http_event("POST", "/api/users/totp/confirm/", body={"code": totp.now()}, **session))
+    step_up({"recovery_code": enrolment["recovery_codes"][0]})
+    large_transfer_grant = step_up({"totp": totp.at(time.time() + 30)})
+
     def transfer(amount: str, key: str) -> Any:
         return invoke(
             "wallet",
@@ -205,6 +228,17 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
             ),
         )
 
+    invoke(
+        "wallet",
+        http_event(
+            "POST",
+            "/api/wallet/transfer/",
+            body={"receiver_email": "ravi@example.com", "amount": "10000.01"},
+            headers={"idempotency-key": "grants-key-large", "x-step-up": large_transfer_grant},
+            **session,
+        ),
+    )
+    invoke("wallet", http_event("GET", "/api/wallet/limits/", user_id=asha["id"]))
     sent = transfer("10.00", "grants-key-0001")
     transfer("10.00", "grants-key-0001")  # a replay
     transfer("99999.00", "grants-key-0002")  # insufficient funds: a FAILED transaction
@@ -270,6 +304,9 @@ def test_the_checker_refuses_what_a_role_does_not_grant() -> None:
     identity_decrypt = Call("identity", "kms:Decrypt", "VaultKey", ((purpose, "aadhaar"),))
     vault_mac = Call("vault", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),))
     identity_weaker_mac = Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_224"),))
+    wallet_opens_a_totp_secret = Call("wallet", "kms:Decrypt", "TotpKey", ((purpose, "totp"),))
+    identity_seals_a_totp_secret = Call("identity", "kms:GenerateDataKey", "TotpKey", ((purpose, "totp"),))
+    vault_decrypts_other_data_with_the_totp_key = Call("vault", "kms:Decrypt", "TotpKey", ((purpose, "aadhaar"),))
     # Then none of them is allowed, while the vault's real decrypt, the identity function's
     # signature and the authorizer's session read are
     for call in (
@@ -284,10 +321,14 @@ def test_the_checker_refuses_what_a_role_does_not_grant() -> None:
         identity_decrypt,
         vault_mac,
         identity_weaker_mac,
+        wallet_opens_a_totp_secret,
+        identity_seals_a_totp_secret,
+        vault_decrypts_other_data_with_the_totp_key,
     ):
         assert not allowed(call), call
     assert allowed(Call("vault", "kms:Decrypt", "VaultKey", ((purpose, "aadhaar"), ("kms:EncryptionContext:user_id", "u1"))))
     assert allowed(Call("identity", "kms:Sign", "TokenSigningKey", digest))
+    assert allowed(Call("vault", "kms:Decrypt", "TotpKey", ((purpose, "totp"), ("kms:EncryptionContext:user_id", "u1"))))
     assert allowed(Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)))
     assert allowed(Call("authorizer", "dynamodb:GetItem", "MainTable", (("dynamodb:LeadingKeys", "FAMILY#f1"),)))
 

@@ -15,6 +15,7 @@ from tests.support.data import registration
 from tests.support.events import http_event
 from vaultpay.core.records import PartyRef, TransactionRecord
 from vaultpay.wallet.dynamo import DynamoWalletRepository
+from vaultpay.wallet.logic import sending_day
 
 
 @pytest.fixture
@@ -32,6 +33,12 @@ def people(identity: Invoke) -> dict[str, str]:
 def transfer(wallet: Invoke, sender: str, payload: dict[str, Any], key: str | None = "k-" + "0" * 12) -> dict[str, Any]:
     headers = {"idempotency-key": key} if key is not None else {}
     return wallet(http_event("POST", "/api/wallet/transfer/", body=payload, headers=headers, user_id=sender))
+
+
+def spend_one_rupee(wallet: Invoke, people: dict[str, str]) -> None:
+    """Given Asha has sent Ravi Rs 1.00: Rs 9,999.00 left, so Rs 10,000.00 (no step-up needed) is too much."""
+    sent = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1.00"}, key="one-rupee-0001")
+    assert sent["statusCode"] == 201
 
 
 def balance(wallet: Invoke, user: str) -> str:
@@ -87,16 +94,17 @@ class TestTransfer:
     def test_insufficient_funds_is_422_records_a_failed_transaction_and_moves_nothing(
         self, wallet: Invoke, people: dict[str, str]
     ) -> None:
-        # When Asha sends more than she has
+        # When Asha, who spent Rs 1 already, sends Rs 10,000 (the step-up threshold: no step-up needed)
+        spend_one_rupee(wallet, people)
         response = transfer(
-            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.00"}, key="too-much-0001"
         )
         # Then the problem is insufficient-funds, balances are untouched
         assert response["statusCode"] == 422
         problem = body(response)
         assert problem["type"].endswith("insufficient-funds")
-        assert balance(wallet, people["asha"]) == "10000.00"
-        assert balance(wallet, people["ravi"]) == "10000.00"
+        assert balance(wallet, people["asha"]) == "9999.00"
+        assert balance(wallet, people["ravi"]) == "10001.00"
         # And a FAILED transaction is in her history, not in Ravi's
         history = body(wallet(http_event("GET", "/api/wallet/history/", user_id=people["asha"])))["results"]
         assert history[0]["status"] == "FAILED"
@@ -108,7 +116,8 @@ class TestTransfer:
         self, wallet: Invoke, people: dict[str, str], capsys: pytest.CaptureFixture[str]
     ) -> None:
         # When Asha sends more than she has, then sends to herself
-        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0002")
+        spend_one_rupee(wallet, people)
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.00"}, key="too-much-0002")
         transfer(wallet, people["asha"], {"receiver_email": "asha@example.com", "amount": "1.00"}, key="to-self-00001")
         # Then each refusal is one RequestRefused metric (EMF on stdout) with its reason as a dimension
         refusals = [
@@ -119,7 +128,7 @@ class TestTransfer:
         assert refusals == [("insufficient-funds", [1.0]), ("self-transfer", [1.0])]
         # And retrying the same key gives the same answer
         again = transfer(
-            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.01"}, key="too-much-0001"
+            wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10000.00"}, key="too-much-0002"
         )
         assert again["statusCode"] == 422
 
@@ -394,7 +403,7 @@ def test_a_cancellation_without_reasons_stands_as_it_is() -> None:
     )
     # Then the outcome is not guessed (no domain error, no IndexError): the cancellation propagates
     with pytest.raises(ClientError) as raised:
-        repository.commit_transfer(txn)
+        repository.commit_transfer(txn, sending_day(txn.created_at, 10_000_000), None)
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
     with pytest.raises(ClientError):
         repository.record_failed_transfer(txn)

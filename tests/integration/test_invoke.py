@@ -20,6 +20,7 @@ from local.invoke import (
     EXAMPLE_ACCESS_TOKEN,
     EXAMPLE_REFERENCE_ID,
     EXAMPLE_SENDER_ID,
+    EXAMPLE_SESSION_ID,
     EXAMPLE_STREAM_ARN,
     RECEIVER,
     DeployedStack,
@@ -50,6 +51,14 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
     "logout-all.json": ("IdentityFunction", 204, set()),
     "profile.json": ("IdentityFunction", 200, {"id", "email", "full_name", "aadhaar_masked", "created_at"}),
     "reveal-aadhaar.json": ("VaultFunction", 200, {"aadhaar"}),
+    "step-up.json": ("VaultFunction", 201, {"grant", "expires_in"}),
+    "totp-enrol.json": ("VaultFunction", 403, PROBLEM | {"methods"}),  # no X-Step-Up grant: step-up-required
+    "totp-confirm.json": ("VaultFunction", 409, PROBLEM),  # no enrolment pending: totp-not-pending
+    "limits.json": (
+        "WalletFunction",
+        200,
+        {"day", "daily_limit", "sent_today", "remaining_today", "resets_at", "step_up_threshold"},
+    ),
     "transfer.json": ("WalletFunction", 201, {"reference_id", "status", "amount", "receiver", "note", "created_at", "balance"}),
     "transfer-insufficient-funds.json": ("WalletFunction", 422, PROBLEM | {"reference_id"}),
     "balance.json": ("WalletFunction", 200, {"balance", "currency", "version"}),
@@ -116,7 +125,10 @@ def test_every_route_event_is_a_template_route_as_api_gateway_sends_it(event_fil
     if route.authorizer is None:
         assert "authorizer" not in context
     else:
-        assert context["authorizer"] == {"lambda": {"user_id": EXAMPLE_SENDER_ID}}
+        assert context["authorizer"] in (
+            {"lambda": {"user_id": EXAMPLE_SENDER_ID}},
+            {"lambda": {"user_id": EXAMPLE_SENDER_ID, "session_id": EXAMPLE_SESSION_ID}},
+        )
         assert event["headers"]["authorization"] == f"Bearer {EXAMPLE_ACCESS_TOKEN}"
 
 

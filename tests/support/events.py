@@ -18,6 +18,7 @@ def http_event(
     query: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
     user_id: str | None = None,
+    session_id: str | None = None,
     route_key: str | None = None,
 ) -> dict[str, Any]:
     request_id = uuid.uuid4().hex[:20]
@@ -54,7 +55,8 @@ def http_event(
     elif body is not None:
         event["body"] = json.dumps(body)
     if user_id is not None:
-        event["requestContext"]["authorizer"] = {"lambda": {"user_id": user_id}}
+        context = {"user_id": user_id} | ({"session_id": session_id} if session_id else {})
+        event["requestContext"]["authorizer"] = {"lambda": context}
     return event
 
 

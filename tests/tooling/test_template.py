@@ -382,7 +382,7 @@ def test_ttl_expires_tokens_counters_and_idempotency_records() -> None:
 def test_every_encryption_key_rotates() -> None:
     keys = [resource["Properties"] for resource in RESOURCES.values() if resource["Type"] == "AWS::KMS::Key"]
     symmetric = [key for key in keys if key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"]
-    assert len(symmetric) >= 2
+    assert len(symmetric) == 3  # tables, the Aadhaar vault, TOTP secrets
     assert all(key["EnableKeyRotation"] is True for key in symmetric)
     # KMS cannot rotate an HMAC key: a new index key is a re-index (tools.reindex)
     assert RESOURCES["AadhaarIndexKey"]["Properties"].get("EnableKeyRotation") is None
@@ -562,3 +562,21 @@ def test_checkov_finds_nothing_and_every_waiver_says_why() -> None:
     for name, resource in RESOURCES.items():
         for waiver in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(waiver.get("comment", "")) > 40, (name, waiver)
+
+
+def test_only_the_vault_function_can_use_the_totp_key() -> None:
+    # Given the key that wraps the TOTP secrets' data keys, as deployed by default
+    vault = role_of("VaultFunction")
+    # Then only the vault function seals and opens TOTP secrets with it
+    assert who_may("TotpKey", "kms:GenerateDataKey") == {vault}
+    assert who_may("TotpKey", "kms:Decrypt") == {vault}
+    # and decrypting, re-encrypting, granting and making data keys are denied to every other principal
+    (deny,) = [statement for statement in key_policy("TotpKey") if statement["Effect"] == "Deny"]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert set(deny["Action"]) >= {"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:GenerateDataKey*"}
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role_arn(vault)}}
+    for action in ("kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant", "kms:GenerateDataKeyWithoutPlaintext"):
+        assert who_may("TotpKey", action) == set(), action
+    # even when a maintenance window opens the vault key to the break-glass role
+    window = {"BreakGlassDataAccess": "true"}
+    assert who_may("TotpKey", "kms:Decrypt", **window) == {vault}

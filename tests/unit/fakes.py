@@ -8,7 +8,7 @@ Each fake honours the contract of the adapter it stands in for, condition by con
   ``ProfileReader``);
 - ``FakeTokenStore`` mirrors ``vaultpay.identity.dynamo_tokens.DynamoTokenRepository``;
 - ``FakeFailureStore`` mirrors ``vaultpay.identity.dynamo_lockout.DynamoLoginFailureRepository``;
-- ``FakeVaultStore`` and ``FakeRevealLog`` mirror ``vaultpay.vault.dynamo``;
+- ``FakeVaultStore``, ``FakeRevealLog`` and ``FakeStepUpStore`` mirror ``vaultpay.vault.dynamo``;
 - ``FakeDataKeys`` mirrors ``vaultpay.vault.kms.KmsDataKeys``: it really wraps each data key (AES-GCM
   under a fixed in-memory master key, the encryption context as associated data);
 - ``FakeAuditStore`` mirrors ``vaultpay.audit.dynamo.DynamoAuditStore``.
@@ -40,20 +40,27 @@ from vaultpay.audit.models import AuditRecord
 from vaultpay.audit.ports import AuditStore, TransactionLookup
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
+    DailyLimitExceeded,
     DuplicateTransaction,
     EmailAlreadyRegistered,
     InsufficientFunds,
     InvalidRefreshToken,
     ReceiverNotFound,
     RefreshTokenReused,
+    SecondFactorIncorrect,
+    StepUpRequired,
+    TotpAlreadyEnabled,
+    TotpNotPending,
     UserNotFound,
     VaultIntegrityError,
 )
+from vaultpay.core.grants import GrantUse, NewGrant
 from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, LedgerEntry, PartyRef, ProfileRecord, TransactionRecord
 from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
-from vaultpay.vault.models import DataKey, SealedAadhaar
-from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore
+from vaultpay.vault.models import DataKey, SealedAadhaar, SealedSecret, TotpFactor
+from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore, StepUpStore
+from vaultpay.wallet.models import SendingDay
 from vaultpay.wallet.ports import WalletStore
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -104,6 +111,22 @@ class RevealEvent:
     keep_until: datetime
 
 
+@dataclass(frozen=True)
+class StoredGrant:
+    user_id: str
+    session_id: str
+    expires_at: int
+    method: str
+
+
+@dataclass(frozen=True)
+class StoredTotp:
+    status: str
+    sealed: SealedSecret
+    recovery: frozenset[str]
+    last_step: int | None = None
+
+
 @dataclass
 class Tables:
     """What the main and vault tables hold, by the items the adapters write."""
@@ -116,6 +139,9 @@ class Tables:
     transactions: dict[str, TransactionRecord] = field(default_factory=dict)
     ledgers: dict[str, dict[str, LedgerEntry]] = field(default_factory=dict)  # user id -> position -> entry
     reveals: dict[tuple[str, str], RevealEvent] = field(default_factory=dict)  # (user id, event key) -> event
+    daily_sent: dict[tuple[str, str], int] = field(default_factory=dict)  # (user id, IST day) -> paise sent
+    grants: dict[tuple[str, str], StoredGrant] = field(default_factory=dict)  # (user id, grant hash) -> grant
+    totp: dict[str, StoredTotp] = field(default_factory=dict)  # user id -> authenticator
 
     def snapshot(self) -> dict[str, object]:
         """Everything stored, to compare before and after: equal snapshots mean nothing was written."""
@@ -128,6 +154,9 @@ class Tables:
             "transactions": dict(self.transactions),
             "ledgers": {user: dict(entries) for user, entries in self.ledgers.items()},
             "reveals": dict(self.reveals),
+            "daily_sent": dict(self.daily_sent),
+            "grants": dict(self.grants),
+            "totp": dict(self.totp),
         }
 
     def open_account(self, party: PartyRef, balance: int) -> None:
@@ -167,6 +196,11 @@ class Tables:
             )
         self.move(SYSTEM_PARTY.user_id, -credit.amount, credit)
 
+    def grant_spendable(self, user_id: str, use: GrantUse) -> bool:
+        """The condition of ``core.table.consume_step_up_grant``: it exists, is this session's, has not expired."""
+        grant = self.grants.get((user_id, use.grant_hash))
+        return grant is not None and grant.session_id == use.session_id and grant.expires_at > use.now
+
     def put_transaction(self, txn: TransactionRecord) -> None:
         """The transaction and its ledger entries: both sides when it moved money, the sender's alone when it failed."""
         txn = txn.model_copy(update={"created_at": stored_time(txn.created_at)})
@@ -200,18 +234,24 @@ class FakeWalletStore:
         receiver = None if guard is None else PartyRef(user_id=guard.user_id, email=receiver_email, full_name=guard.full_name)
         return (sender.record if sender else None), receiver
 
-    def commit_transfer(self, txn: TransactionRecord) -> None:
-        """Debit (needs the funds), credit, the transaction (its reference new) and the ledger, all or nothing.
+    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None) -> None:
+        """Debit (needs the funds), credit, the transaction (its reference new), the ledger, the day's
+        counter (within the limit) and the step-up grant spent (when given), all or nothing.
 
-        Precedence as the adapter declares it: a duplicate reference (0) before the sender (1)
-        before the receiver (2), so a retry of a committed transfer is DuplicateTransaction even
-        when the sender's balance has since fallen short.
+        Precedence as the adapter declares it: a duplicate reference (0), the grant (1), the daily
+        limit (2), the sender (3), the receiver (4): a retry of a committed transfer is
+        DuplicateTransaction even when the sender's balance has since fallen short.
         """
         if txn.sender.user_id == txn.receiver.user_id:
             raise StoreRejected("a transaction cannot include two operations on one item")
         sender = self.tables.accounts.get(txn.sender.user_id)
+        sent = self.tables.daily_sent.get((txn.sender.user_id, day.day))
         if txn.reference_id in self.tables.transactions:
             raise DuplicateTransaction()
+        if step_up is not None and not self.tables.grant_spendable(txn.sender.user_id, step_up):
+            raise StepUpRequired()
+        if sent is not None and sent > day.limit - txn.amount:
+            raise DailyLimitExceeded(limit=day.limit, remaining=day.limit - sent, resets_at=day.resets_at)
         if sender is None:
             raise UserNotFound()
         if sender.record.balance < txn.amount:
@@ -221,6 +261,12 @@ class FakeWalletStore:
         self.tables.move(txn.sender.user_id, -txn.amount, txn)
         self.tables.move(txn.receiver.user_id, txn.amount, txn)
         self.tables.put_transaction(txn)
+        self.tables.daily_sent[(txn.sender.user_id, day.day)] = (sent or 0) + txn.amount
+        if step_up is not None:
+            del self.tables.grants[(txn.sender.user_id, step_up.grant_hash)]
+
+    def sent_on(self, user_id: str, day: str) -> int:
+        return self.tables.daily_sent.get((user_id, day), 0)
 
     def record_failed_transfer(self, txn: TransactionRecord) -> None:
         """The transaction and the sender's ledger entry, no balance moved; recording it twice is a no-op."""
@@ -509,14 +555,87 @@ class FakeRevealLog:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
 
-    def record_reveal(self, user_id: str, request_id: str, at: datetime, keep_until: datetime) -> None:
+    def record_reveal(
+        self, user_id: str, request_id: str, at: datetime, keep_until: datetime, step_up: GrantUse | None = None
+    ) -> None:
+        """The event; with ``step_up``, the grant spent in the same transaction (StepUpRequired when it cannot be)."""
         key = (user_id, ledger_position(at, request_id))
         if key in self.tables.reveals:
             raise StoreRejected("reveal event exists")  # the adapter's put is conditioned on a new key
+        if step_up is not None:
+            if not self.tables.grant_spendable(user_id, step_up):
+                raise StepUpRequired()
+            del self.tables.grants[(user_id, step_up.grant_hash)]
         self.tables.reveals[key] = RevealEvent(user_id=user_id, request_id=request_id, at=at, keep_until=keep_until)
 
     def of(self, user_id: str) -> list[RevealEvent]:
         return [event for (owner, _), event in sorted(self.tables.reveals.items()) if owner == user_id]
+
+
+class FakeStepUpStore:
+    """Step-up grants and authenticators in ``Tables``: each write checks every condition the
+    adapter's transaction does before changing anything."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def get_totp(self, user_id: str) -> TotpFactor | None:
+        stored = self.tables.totp.get(user_id)
+        if stored is None:
+            return None
+        return TotpFactor(
+            status="ACTIVE" if stored.status == "ACTIVE" else "PENDING",
+            sealed=stored.sealed,
+            last_step=stored.last_step,
+            recovery_codes_left=len(stored.recovery),
+        )
+
+    def grant_valid(self, user_id: str, use: GrantUse) -> bool:
+        return self.tables.grant_spendable(user_id, use)
+
+    def _put_grant(self, user_id: str, grant: NewGrant) -> None:
+        if (user_id, grant.grant_hash) in self.tables.grants:
+            raise StoreRejected("grant exists")
+        self.tables.grants[(user_id, grant.grant_hash)] = StoredGrant(
+            user_id=user_id, session_id=grant.session_id, expires_at=grant.expires_at, method=grant.method
+        )
+
+    def _active(self, user_id: str) -> StoredTotp | None:
+        stored = self.tables.totp.get(user_id)
+        return stored if stored is not None and stored.status == "ACTIVE" else None
+
+    def grant_for_password(self, user_id: str, grant: NewGrant) -> None:
+        if self._active(user_id) is not None:
+            raise StepUpRequired(methods=("totp", "recovery_code"))
+        self._put_grant(user_id, grant)
+
+    def grant_for_totp(self, user_id: str, step: int, grant: NewGrant) -> None:
+        stored = self._active(user_id)
+        if stored is None or (stored.last_step is not None and stored.last_step >= step):
+            raise SecondFactorIncorrect()
+        self._put_grant(user_id, grant)
+        self.tables.totp[user_id] = replace(stored, last_step=step)
+
+    def grant_for_recovery_code(self, user_id: str, code_hash: str, grant: NewGrant) -> None:
+        stored = self._active(user_id)
+        if stored is None or code_hash not in stored.recovery:
+            raise SecondFactorIncorrect()
+        self._put_grant(user_id, grant)
+        self.tables.totp[user_id] = replace(stored, recovery=stored.recovery - {code_hash})
+
+    def begin_totp(self, user_id: str, sealed: SealedSecret, recovery_hashes: list[str], at: datetime, step_up: GrantUse) -> None:
+        if not self.tables.grant_spendable(user_id, step_up):
+            raise StepUpRequired()
+        if self._active(user_id) is not None:
+            raise TotpAlreadyEnabled()
+        del self.tables.grants[(user_id, step_up.grant_hash)]
+        self.tables.totp[user_id] = StoredTotp(status="PENDING", sealed=sealed, recovery=frozenset(recovery_hashes))
+
+    def activate_totp(self, user_id: str, nonce: bytes, step: int) -> None:
+        stored = self.tables.totp.get(user_id)
+        if stored is None or stored.status != "PENDING" or stored.sealed.nonce != nonce:
+            raise TotpNotPending()
+        self.tables.totp[user_id] = replace(stored, status="ACTIVE", last_step=step)
 
 
 # ---------------------------------------------------------------- audit
@@ -546,5 +665,6 @@ _failure_store: AttemptStore = FakeAttemptStore()
 _data_keys: DataKeyProvider = FakeDataKeys()
 _sealed_store: SealedStore = FakeVaultStore(_tables)
 _reveal_log: RevealLog = FakeRevealLog(_tables)
+_step_up_store: StepUpStore = FakeStepUpStore(_tables)
 _audit_store: AuditStore = FakeAuditStore()
 _index_mac: IndexMac = FakeIndexMac()

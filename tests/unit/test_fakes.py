@@ -12,24 +12,36 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.unit import fakes
-from tests.unit.fakes import FakeDataKeys, FakeTokenStore, FakeUserStore, FakeWalletStore, StoreRejected, Tables
+from tests.unit.fakes import (
+    FakeDataKeys,
+    FakeTokenStore,
+    FakeUserStore,
+    FakeWalletStore,
+    StoredGrant,
+    StoreRejected,
+    Tables,
+)
 from vaultpay.audit.ports import AuditStore, TransactionLookup
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
+    DailyLimitExceeded,
     DuplicateTransaction,
     EmailAlreadyRegistered,
     InsufficientFunds,
     InvalidRefreshToken,
     ReceiverNotFound,
     RefreshTokenReused,
+    StepUpRequired,
     UserNotFound,
     VaultIntegrityError,
 )
+from vaultpay.core.grants import GrantUse
 from vaultpay.core.records import PartyRef, TransactionRecord
 from vaultpay.identity.models import NewUser
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import SealedAadhaar
-from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore
+from vaultpay.vault.ports import DataKeyProvider, ProfileReader, RevealLog, SealedStore, StepUpStore
+from vaultpay.wallet.models import SendingDay
 from vaultpay.wallet.ports import WalletStore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -46,6 +58,7 @@ PORTS: list[tuple[type, type]] = [
     (DataKeyProvider, fakes.FakeDataKeys),
     (SealedStore, fakes.FakeVaultStore),
     (RevealLog, fakes.FakeRevealLog),
+    (StepUpStore, fakes.FakeStepUpStore),
     (AuditStore, fakes.FakeAuditStore),
 ]
 
@@ -87,26 +100,50 @@ def tables() -> Tables:
     return tables
 
 
+DAY = SendingDay(day="2026-11-24", limit=10_000, resets_at=datetime(2026, 11, 24, 18, 30, tzinfo=UTC))
+
+
 def test_commit_transfer_is_all_or_nothing_and_refuses_like_the_adapter(tables: Tables) -> None:
     store = FakeWalletStore(tables)
-    store.commit_transfer(txn())
+    store.commit_transfer(txn(), DAY, None)
     assert (store.get_balance(ALICE.user_id), store.get_balance(BOB.user_id)) == ((500, 2), (1_000, 2))
     after_one = tables.snapshot()
     # The reference already exists: DuplicateTransaction, even though the funds are now short too (precedence)
     with pytest.raises(DuplicateTransaction):
-        store.commit_transfer(txn())
+        store.commit_transfer(txn(), DAY, None)
     with pytest.raises(InsufficientFunds) as short:
-        store.commit_transfer(txn("ref-2"))
+        store.commit_transfer(txn("ref-2"), DAY, None)
     assert short.value.reference_id == "ref-2"
     with pytest.raises(UserNotFound):
-        store.commit_transfer(txn("ref-3", sender=PartyRef(user_id="gone", email="gone@example.com", full_name="G")))
+        store.commit_transfer(txn("ref-3", sender=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None)
     with pytest.raises(ReceiverNotFound):
         store.commit_transfer(
-            txn("ref-4", amount=100, receiver=PartyRef(user_id="gone", email="gone@example.com", full_name="G"))
+            txn("ref-4", amount=100, receiver=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None
         )
     with pytest.raises(StoreRejected):
-        store.commit_transfer(txn("ref-5", amount=100, receiver=ALICE))
+        store.commit_transfer(txn("ref-5", amount=100, receiver=ALICE), DAY, None)
     assert tables.snapshot() == after_one
+
+
+def test_commit_transfer_keeps_the_days_counter_and_spends_the_grant_like_the_adapter(tables: Tables) -> None:
+    store = FakeWalletStore(tables)
+    tables.grants[(ALICE.user_id, "hash")] = StoredGrant(
+        user_id=ALICE.user_id, session_id="s1", expires_at=100, method="password"
+    )
+    # A grant of another session, or expired, refuses the whole transaction (before the limit, precedence 1)
+    for refused in (GrantUse("hash", "s2", 50), GrantUse("hash", "s1", 100)):
+        with pytest.raises(StepUpRequired):
+            store.commit_transfer(txn(amount=20_000), DAY, refused)
+    assert tables.daily_sent == {}
+    # Within the limit: the counter grows and the grant is spent, with the money
+    store.commit_transfer(txn(amount=1_000), DAY, GrantUse("hash", "s1", 50))
+    assert (tables.daily_sent, tables.grants) == ({(ALICE.user_id, DAY.day): 1_000}, {})
+    # Past it: DailyLimitExceeded saying what remains (before insufficient funds, precedence 2 < 3), nothing written
+    before = tables.snapshot()
+    with pytest.raises(DailyLimitExceeded) as limited:
+        store.commit_transfer(txn("ref-2", amount=9_001), DAY, None)
+    assert limited.value.remaining == 9_000
+    assert tables.snapshot() == before
 
 
 def test_a_failed_transfer_is_recorded_once_without_moving_money(tables: Tables) -> None:

@@ -32,7 +32,7 @@ CORE_PLUMBING = (
     "vaultpay.core.http",
 )
 
-KEY_FORMATS = ("USER#", "TXN#", "EMAIL#", "AADHAAR#", "LEDGER#", "EVENT#", "REFRESH#", "FAMILY#", "LOGIN#")
+KEY_FORMATS = ("USER#", "TXN#", "EMAIL#", "AADHAAR#", "LEDGER#", "EVENT#", "REFRESH#", "FAMILY#", "LOGIN#", "LIMIT#", "STEPUP#")
 
 # Imports each module named on the command line in turn; prints, for each, what the process had loaded right after.
 _LOADED = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ def test_every_domain_error_maps_to_a_status(error_class: type[errors.DomainErro
         arguments["retry_after_seconds"] = 1
     if "reference_id" in signature.parameters:
         arguments["reference_id"] = "ref"
+    if "resets_at" in signature.parameters:
+        arguments |= {"limit": 100, "remaining": 0, "resets_at": datetime(2026, 11, 24, 18, 30, tzinfo=UTC)}
     status = status_of(error_class(**arguments))
     assert 400 <= status < 600
     assert error_class.code != errors.DomainError.code

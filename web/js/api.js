@@ -136,8 +136,29 @@ export async function profile() {
   return (await request("/api/users/profile/")).data;
 }
 
-export async function revealAadhaar(password) {
-  return (await request("/api/users/profile/aadhaar/", { method: "POST", body: { password } })).data;
+// The reveal takes the password (while no authenticator app is enrolled) or a step-up grant.
+export async function revealAadhaar({ password, grant } = {}) {
+  const body = password ? { password } : {};
+  const headers = grant ? { "X-Step-Up": grant } : {};
+  return (await request("/api/users/profile/aadhaar/", { method: "POST", body, headers })).data;
+}
+
+// Step-up: one proof ({password}, {totp} or {recovery_code}) for a grant that serves one sensitive
+// operation of this session, for a few minutes. Never stored: it lives in the caller's variable.
+export async function stepUp(proof) {
+  return (await request("/api/users/step-up/", { method: "POST", body: proof })).data;
+}
+
+export async function beginTotp(grant) {
+  return (await request("/api/users/totp/", { method: "POST", headers: { "X-Step-Up": grant } })).data;
+}
+
+export async function confirmTotp(code) {
+  return (await request("/api/users/totp/confirm/", { method: "POST", body: { code } })).data;
+}
+
+export async function limits() {
+  return (await request("/api/wallet/limits/")).data;
 }
 
 // Balance with its ETag: returns null when unchanged since `etag` (a cheap 304).
@@ -157,14 +178,13 @@ const RETRYABLE = new Set([409, 429, 500, 502, 503, 504]);
 
 // Sends a payment under its Idempotency-Key, retrying the same key on network failures, 409
 // (still in flight), 429 and 5xx: the server moves the money at most once whatever happens.
-export async function transfer(payment, idempotencyKey, { attempts = 4, onRetry = () => {} } = {}) {
+// A step-up grant (`stepUpGrant`) goes in X-Step-Up; the transfer that commits spends it.
+export async function transfer(payment, idempotencyKey, { attempts = 4, onRetry = () => {}, stepUpGrant = null } = {}) {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const response = await request("/api/wallet/transfer/", {
-        method: "POST",
-        body: payment,
-        headers: { "Idempotency-Key": idempotencyKey },
-      });
+      const headers = { "Idempotency-Key": idempotencyKey };
+      if (stepUpGrant) headers["X-Step-Up"] = stepUpGrant;
+      const response = await request("/api/wallet/transfer/", { method: "POST", body: payment, headers });
       return { ...response.data, replayed: response.headers.get("Idempotent-Replayed") === "true" };
     } catch (error) {
       const retryable = error instanceof NetworkError || (error instanceof ApiError && RETRYABLE.has(error.status));

@@ -18,6 +18,10 @@ const MESSAGES = {
   "idempotency-key-reused":
     "An earlier attempt of this payment, with different details, may have gone through. Check your history before sending again.",
   "temporarily-unavailable": "VaultPay is temporarily unavailable. Please try again.",
+  "step-up-required": "This needs you to confirm it is you.",
+  "code-incorrect": "That code is incorrect, expired or already used.",
+  "totp-already-enabled": "An authenticator app is already set up for your account.",
+  "totp-not-pending": "Start the authenticator setup again.",
 };
 
 export function messageFor(error) {
@@ -30,6 +34,9 @@ export function messageFor(error) {
     }
     const minutes = Math.ceil(error.retryAfter / 60);
     return `${lead} Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+  }
+  if (error?.code === "daily-limit-exceeded" && error.problem?.remaining) {
+    return `That is above your daily sending limit. You can send ₹${error.problem.remaining} more today.`;
   }
   if (error?.code && MESSAGES[error.code]) return MESSAGES[error.code];
   if (error?.name === "NetworkError" || error?.constructor?.name === "NetworkError") {

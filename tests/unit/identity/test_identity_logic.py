@@ -27,7 +27,7 @@ from vaultpay.core.records import SYSTEM_USER_ID
 from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.identity.logic import REVOKED_ON_LOGOUT, REVOKED_ON_REUSE, IdentityService
 from vaultpay.identity.models import LoginRequest, LogoutRequest, RefreshRequest, RegisteredUser, RegisterRequest, TokenPair
-from vaultpay.identity.tokens import AccessTokenIssuer, AccessTokenVerifier, hash_refresh_token
+from vaultpay.identity.tokens import AccessClaims, AccessTokenIssuer, AccessTokenVerifier, hash_refresh_token
 from vaultpay.vault.logic import aadhaar_index, open_aadhaar
 
 PASSWORD = "correct horse battery staple"
@@ -84,6 +84,9 @@ class Codec:
 
     def verify(self, token: str) -> str:
         return self.verifier.verify(token).user_id
+
+    def verify_claims(self, token: str) -> AccessClaims:
+        return self.verifier.verify(token)
 
 
 @pytest.fixture
@@ -244,6 +247,8 @@ def test_login_starts_a_session(identity: IdentityService, asha: RegisteredUser,
     assert list(tokens.tokens) == [hash_refresh_token(pair.refresh)]
     (family,) = tokens.families.values()
     assert (family.user_id, family.revoked) == (asha.id, False)
+    # And the access token names the session: the refresh token's family
+    assert codec.verify_claims(pair.access).session_id == family.family_id
 
 
 def test_an_unknown_email_and_a_wrong_password_answer_alike_and_both_count(
@@ -314,6 +319,8 @@ def test_refresh_rotates_the_token_within_its_family(
     assert old is not None
     assert new is not None
     assert (old.status, new.status, new.family_id) == ("USED", "ACTIVE", old.family_id)
+    # And the new access token is of the same session
+    assert codec.verify_claims(rotated.access).session_id == codec.verify_claims(session.access).session_id == old.family_id
     # And the new one rotates in turn
     identity.refresh(RefreshRequest(refresh=rotated.refresh))
 

@@ -2,6 +2,7 @@ import { ApiError, transfer } from "../api.js";
 import { field, h, toast } from "../dom.js";
 import { formatInr, normalizeAmount } from "../money.js";
 import { fieldErrors, messageFor } from "../messages.js";
+import { askStepUp } from "./stepup.js";
 
 // Answers that say nothing about whether the payment happened: the same payment may be retried
 // under the same key. Every other 4xx is a definitive refusal that ends the intended payment.
@@ -85,7 +86,22 @@ export function sendView(main) {
     button.disabled = true;
     button.textContent = "Sending…";
     try {
-      const done = await transfer(payment, intent.key, { onRetry: () => (button.textContent = "Retrying…") });
+      const onRetry = () => (button.textContent = "Retrying…");
+      let done;
+      try {
+        done = await transfer(payment, intent.key, { onRetry });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === "step-up-required")) throw error;
+        // Above the step-up threshold: ask in place, then send the SAME payment under the SAME key
+        // with the grant (nothing was written by the refused attempt).
+        const threshold = error.problem.threshold ? formatInr(error.problem.threshold) : "the step-up threshold";
+        const grant = await askStepUp(`Payments above ${threshold} need you to confirm it's you.`, {
+          methods: error.problem.methods || [],
+        });
+        if (!grant) throw error;
+        button.textContent = "Sending…";
+        done = await transfer(payment, intent.key, { onRetry, stepUpGrant: grant });
+      }
       intent = null;
       pending.hidden = true;
       receipt.replaceChildren(

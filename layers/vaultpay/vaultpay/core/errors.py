@@ -8,6 +8,8 @@ The HTTP status of each lives in exactly one place: ``vaultpay.core.http.problem
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     code: str = "domain-error"
@@ -120,6 +122,35 @@ class StepUpFailed(DomainError):
     default_detail = "The password is incorrect."
 
 
+class StepUpRequired(DomainError):
+    """The operation needs a fresh proof (a step-up grant), or the proof offered is not one this
+    person may use: ``methods`` says which proofs are accepted, ``threshold`` (paise) the transfer
+    amount above which a grant is needed, when a transfer asked."""
+
+    code = "step-up-required"
+    default_detail = "This needs a fresh proof of who you are: step up first (POST /api/users/step-up/)."
+
+    def __init__(self, detail: str | None = None, *, methods: tuple[str, ...] = (), threshold: int | None = None) -> None:
+        super().__init__(detail)
+        self.methods = methods
+        self.threshold = threshold
+
+
+class SecondFactorIncorrect(DomainError):
+    code = "code-incorrect"
+    default_detail = "The code is incorrect, expired or already used."
+
+
+class TotpAlreadyEnabled(DomainError):
+    code = "totp-already-enabled"
+    default_detail = "An authenticator app is already enrolled for this account."
+
+
+class TotpNotPending(DomainError):
+    code = "totp-not-pending"
+    default_detail = "There is no authenticator enrolment waiting for confirmation: start one first."
+
+
 class UserNotFound(DomainError):
     code = "user-not-found"
     default_detail = "No such user."
@@ -153,6 +184,20 @@ class InsufficientFunds(DomainError):
     def __init__(self, reference_id: str) -> None:
         super().__init__()
         self.reference_id = reference_id
+
+
+class DailyLimitExceeded(DomainError):
+    """The transfer would take the sender past the daily sending limit (a calendar day in IST)."""
+
+    code = "daily-limit-exceeded"
+
+    def __init__(self, *, limit: int, remaining: int, resets_at: datetime) -> None:
+        super().__init__(
+            "This transfer would exceed your daily sending limit; see 'remaining' for what you can still send today."
+        )
+        self.limit = limit
+        self.remaining = max(0, remaining)
+        self.resets_at = resets_at
 
 
 class ConcurrentUpdate(DomainError):

@@ -61,6 +61,10 @@ def _utc_iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+utc_iso = _utc_iso
+"""A UTC datetime as the API writes timestamps (problem extensions use it too)."""
+
+
 def _valid_email(value: str) -> str:
     # pydantic's own EmailStr check (email-validator), called rather than declared: EmailStr loads
     # email-validator when a model is defined, i.e. at every cold start, and only register and

@@ -75,12 +75,20 @@ class VaultSettings(LockoutSettings):
     vault_key_arn: str
     # The reveal event only has to live until the stream has carried it to the audit table.
     reveal_event_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600)
+    # Step-up: TOTP secrets are sealed under their own KMS key (purpose "totp"); a grant lives this long.
+    totp_key_arn: str
+    totp_issuer: str = "VaultPay"
+    step_up_grant_ttl_seconds: int = Field(default=300, ge=30, le=900)
 
 
 class WalletSettings(_Settings):
     main_table_name: str
     idempotency_table_name: str
     max_transfer_paise: int = Field(default=10_000_000, ge=1)
+    # Sent per person per calendar day in IST (UPI's person-to-person limit: Rs 1,00,000).
+    daily_limit_paise: int = Field(default=10_000_000, ge=1)
+    # A transfer above this needs a step-up grant (Rs 10,000).
+    step_up_threshold_paise: int = Field(default=1_000_000, ge=0)
     idempotency_expiry_seconds: int = Field(default=24 * 3600, ge=60)
     transaction_conflict_retries: int = Field(default=4, ge=0)
 

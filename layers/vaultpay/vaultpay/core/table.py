@@ -13,6 +13,9 @@
     LOGIN#<email>        FAILURES                      password checks since the last success (streak), TTL
     LOGIN#<email>        ADDRESS#<client>#<window>     password checks at this account from one client, TTL
     ADDRESS#<client>     LOGIN#<window>                password checks from one client, all accounts, TTL
+    USER#<id>            LIMIT#<YYYY-MM-DD, IST>       sent that day (paise): the daily limit's counter, TTL
+    USER#<id>            STEPUP#<sha256>               a step-up grant (hash only): session, expiry (TTL), single use
+    USER#<id>            TOTP                          the sealed TOTP secret, status, last used step, recovery code hashes
 
 Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
 """
@@ -44,6 +47,9 @@ FAILURES_SK = "FAILURES"
 LEDGER_PREFIX = "LEDGER#"
 EVENT_PREFIX = "EVENT#"
 SESSION_PREFIX = "SESSION#"
+LIMIT_PREFIX = "LIMIT#"
+STEP_UP_PREFIX = "STEPUP#"
+TOTP_SK = "TOTP"
 
 TYPE_PROFILE = "PROFILE"
 TYPE_ACCOUNT = "ACCOUNT"
@@ -57,6 +63,9 @@ TYPE_SESSION = "SESSION"
 TYPE_LOGIN_FAILURES = "LOGIN_FAILURES"
 TYPE_LOGIN_WINDOW = "LOGIN_WINDOW"
 TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
+TYPE_DAILY_SENT = "DAILY_SENT"
+TYPE_STEP_UP_GRANT = "STEP_UP_GRANT"
+TYPE_TOTP = "TOTP"
 
 
 def user_pk(user_id: str) -> str:
@@ -251,3 +260,30 @@ def put(table: str, item: Item, *, unique: bool = False) -> dict[str, Any]:
     if unique:
         request["ConditionExpression"] = "attribute_not_exists(PK)" if PK in item else "attribute_not_exists(pk)"
     return {"Put": request}
+
+
+# ---------------------------------------------------------------- limits and step-up
+def daily_sent_key(user_id: str, day: str) -> dict[str, str]:
+    return key(user_pk(user_id), f"{LIMIT_PREFIX}{day}")
+
+
+def step_up_grant_key(user_id: str, grant_hash: str) -> dict[str, str]:
+    return key(user_pk(user_id), f"{STEP_UP_PREFIX}{grant_hash}")
+
+
+def totp_key(user_id: str) -> dict[str, str]:
+    return key(user_pk(user_id), TOTP_SK)
+
+
+def consume_step_up_grant(table: str, user_id: str, grant_hash: str, session_id: str, now: int) -> dict[str, Any]:
+    """A TransactWriteItems Delete spending a step-up grant: it must exist, belong to this session
+    and not have expired (checked against the clock, not left to TTL). Spent with the operation it
+    authorizes, in the same transaction, so it serves once and never in another session."""
+    return {
+        "Delete": {
+            "TableName": table,
+            "Key": marshal(step_up_grant_key(user_id, grant_hash)),
+            "ConditionExpression": "attribute_exists(PK) AND session_id = :sid AND expires_at > :now",
+            "ExpressionAttributeValues": marshal_values({":sid": session_id, ":now": now}),
+        }
+    }

@@ -36,6 +36,8 @@ def wallet_service() -> WalletService:
         ),
         max_transfer_paise=settings.max_transfer_paise,
         clock=utc_now,
+        daily_limit_paise=settings.daily_limit_paise,
+        step_up_threshold_paise=settings.step_up_threshold_paise,
     )
 
 
@@ -102,6 +104,12 @@ def idempotent_transfer() -> IdempotentTransfer:
         output_serializer=PydanticSerializer(TransferOutcome),
     )
     def run(command: TransferCommand) -> TransferOutcome:
-        return service.transfer(command.user_id, command.idempotency_key, command.transfer)
+        return service.transfer(
+            command.user_id,
+            command.idempotency_key,
+            command.transfer,
+            session_id=command.session_id,
+            step_up_grant=command.step_up_grant,
+        )
 
     return IdempotentTransfer(run=run, config=config)

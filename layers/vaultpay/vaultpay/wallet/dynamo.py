@@ -2,24 +2,77 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from datetime import timedelta
 from typing import Any
 
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import (
+    Item,
     TransactItem,
+    epoch,
     marshal,
     marshal_values,
     read_item,
     unmarshal,
     write_transaction,
 )
-from vaultpay.core.errors import DuplicateTransaction, InsufficientFunds, ReceiverNotFound, UserNotFound
+from vaultpay.core.errors import (
+    DailyLimitExceeded,
+    DuplicateTransaction,
+    InsufficientFunds,
+    ReceiverNotFound,
+    StepUpRequired,
+    UserNotFound,
+)
+from vaultpay.core.grants import GrantUse
 from vaultpay.core.records import AccountRecord, Direction, LedgerEntry, PartyRef, TransactionRecord
+from vaultpay.wallet.models import SendingDay
+
+# The day's counter outlives its day by this much (DynamoDB's TTL then deletes it, whenever it does:
+# nothing reads a past day's counter).
+_DAY_COUNTER_KEPT = timedelta(days=2)
 
 
 def _duplicate(_seen: object) -> DuplicateTransaction:
     return DuplicateTransaction()
+
+
+def _grant_refused(_seen: object) -> StepUpRequired:
+    return StepUpRequired("The step-up grant is not valid: it expired, was used, or belongs to another session. Step up again.")
+
+
+def daily_sent_update(table: str, user_id: str, amount: int, day: SendingDay) -> dict[str, Any]:
+    """A TransactWriteItems Update adding ``amount`` to the sender's counter for ``day``, on
+    condition that it stays within the limit. The item the condition saw comes back with the
+    cancellation (ALL_OLD), so the refusal can say how much remains."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": marshal(keys.daily_sent_key(user_id, day.day)),
+            "UpdateExpression": "ADD #sent :amount SET #type = :type, #day = :day, #expires = :expires",
+            "ConditionExpression": "attribute_not_exists(#sent) OR #sent <= :room",
+            "ExpressionAttributeNames": {"#sent": "sent", "#type": "type", "#day": "day", "#expires": "expires_at"},
+            "ExpressionAttributeValues": marshal_values(
+                {
+                    ":amount": amount,
+                    ":room": day.limit - amount,
+                    ":type": keys.TYPE_DAILY_SENT,
+                    ":day": day.day,
+                    ":expires": epoch(day.resets_at + _DAY_COUNTER_KEPT),
+                }
+            ),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def _limit_refused(day: SendingDay) -> Callable[[Item | None], Exception]:
+    def build(seen: Item | None) -> DailyLimitExceeded:
+        sent = int(seen.get("sent", 0)) if seen else 0
+        return DailyLimitExceeded(limit=day.limit, remaining=day.limit - sent, resets_at=day.resets_at)
+
+    return build
 
 
 class DynamoWalletRepository:
@@ -50,30 +103,45 @@ class DynamoWalletRepository:
         )
         return sender, receiver
 
-    def commit_transfer(self, txn: TransactionRecord) -> None:
-        """Debit, credit, the transaction and both ledger entries in one TransactWriteItems.
+    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None) -> None:
+        """Debit, credit, the transaction, both ledger entries, the day's sent counter and (when
+        given) the step-up grant's deletion, in one TransactWriteItems.
 
-        The transaction's Put is conditioned on its reference being new: a retry of a
-        request that already committed raises DuplicateTransaction and moves nothing.
+        The transaction's Put is conditioned on its reference being new: a retry of a request
+        that already committed raises DuplicateTransaction and moves nothing. When several
+        conditions fail, the first of: duplicate (a retry is answered with its original), step-up
+        (nothing is said of the account to an unproven caller), daily limit, funds, receiver.
         """
-        write_transaction(
-            self._client,
-            [
-                TransactItem(
-                    keys.account_balance_update(self._main, txn.sender.user_id, -txn.amount, txn, require_funds=True),
-                    on_condition_failed=lambda seen: InsufficientFunds(txn.reference_id) if seen else UserNotFound(),
-                    precedence=1,
-                ),
-                TransactItem(
-                    keys.account_balance_update(self._main, txn.receiver.user_id, txn.amount, txn, require_funds=False),
-                    on_condition_failed=lambda _: ReceiverNotFound(),
-                    precedence=2,
-                ),
-                TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
-                *(TransactItem(keys.put(self._main, entry)) for entry in keys.ledger_items(txn)),
-            ],
-            conflict_retries=self._conflict_retries,
-        )
+        items = [
+            TransactItem(
+                keys.account_balance_update(self._main, txn.sender.user_id, -txn.amount, txn, require_funds=True),
+                on_condition_failed=lambda seen: InsufficientFunds(txn.reference_id) if seen else UserNotFound(),
+                precedence=3,
+            ),
+            TransactItem(
+                keys.account_balance_update(self._main, txn.receiver.user_id, txn.amount, txn, require_funds=False),
+                on_condition_failed=lambda _: ReceiverNotFound(),
+                precedence=4,
+            ),
+            TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
+            *(TransactItem(keys.put(self._main, entry)) for entry in keys.ledger_items(txn)),
+            TransactItem(
+                daily_sent_update(self._main, txn.sender.user_id, txn.amount, day),
+                on_condition_failed=_limit_refused(day),
+                precedence=2,
+            ),
+        ]
+        if step_up is not None:
+            request = keys.consume_step_up_grant(
+                self._main, txn.sender.user_id, step_up.grant_hash, step_up.session_id, step_up.now
+            )
+            items.append(TransactItem(request, on_condition_failed=_grant_refused, precedence=1))
+        write_transaction(self._client, items, conflict_retries=self._conflict_retries)
+
+    def sent_on(self, user_id: str, day: str) -> int:
+        """What the user has sent on ``day`` (IST), by the counter the transfers keep."""
+        data = read_item(self._client, self._main, keys.daily_sent_key(user_id, day), projection="sent")
+        return int(data["sent"]) if data and "sent" in data else 0
 
     def record_failed_transfer(self, txn: TransactionRecord) -> None:
         """A FAILED transaction and the sender's ledger entry; no balance moves. Recording it twice is a no-op."""

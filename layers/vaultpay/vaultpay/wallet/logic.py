@@ -9,11 +9,12 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from vaultpay.core.errors import (
     AmountAboveLimit,
     ConcurrentUpdate,
+    DailyLimitExceeded,
     DuplicateTransaction,
     IdempotencyKeyReused,
     InsufficientFunds,
@@ -22,15 +23,19 @@ from vaultpay.core.errors import (
     MissingIdempotencyKey,
     ReceiverNotFound,
     SelfTransfer,
+    StepUpRequired,
     TransactionNotFound,
     UserNotFound,
 )
+from vaultpay.core.grants import grant_use
 from vaultpay.core.records import Direction, PartyRef, TransactionRecord
 from vaultpay.wallet.models import (
     Balance,
     HistoryEntry,
     HistoryPage,
     Party,
+    SendingDay,
+    SendingLimits,
     TransactionDetail,
     TransferOutcome,
     TransferReceipt,
@@ -44,6 +49,16 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _POSITION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z#[0-9a-f-]{36}$")
 _REFERENCE_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 FAILED_INSUFFICIENT_FUNDS = "insufficient-funds"
+# India Standard Time: UTC+05:30 all year (no daylight saving), so a fixed offset is exact.
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+STEP_UP_METHODS = ("password", "totp", "recovery_code")
+
+
+def sending_day(moment: datetime, limit: int) -> SendingDay:
+    """The calendar day in IST that ``moment`` falls in, and when it ends (in UTC)."""
+    local = moment.astimezone(IST)
+    start = datetime(local.year, local.month, local.day, tzinfo=IST)
+    return SendingDay(day=local.date().isoformat(), limit=limit, resets_at=(start + timedelta(days=1)).astimezone(UTC))
 
 
 def validate_idempotency_key(value: str | None) -> str:
@@ -95,11 +110,41 @@ class WalletService:
     store: WalletStore
     max_transfer_paise: int
     clock: Callable[[], datetime]
+    daily_limit_paise: int = 10_000_000
+    step_up_threshold_paise: int = 1_000_000
 
     # ------------------------------------------------------------ transfer
-    def transfer(self, sender_id: str, idempotency_key: str, request: TransferRequest) -> TransferOutcome:
+    def transfer(
+        self,
+        sender_id: str,
+        idempotency_key: str,
+        request: TransferRequest,
+        *,
+        session_id: str | None = None,
+        step_up_grant: str | None = None,
+    ) -> TransferOutcome:
+        """Move the money, once per key. Above the step-up threshold the request must carry a grant
+        of the caller's own session, which the transfer's transaction spends; the daily limit is a
+        counter updated, on condition, by that same transaction: concurrent transfers cannot pass
+        it, and a refused transfer (limit or step-up) writes nothing."""
         if request.amount > self.max_transfer_paise:
             raise AmountAboveLimit()
+        now = self.clock()
+        day = sending_day(now, self.daily_limit_paise)
+        if request.amount > day.limit:
+            raise DailyLimitExceeded(
+                limit=day.limit, remaining=day.limit - self.store.sent_on(sender_id, day.day), resets_at=day.resets_at
+            )
+        step_up = None
+        if request.amount > self.step_up_threshold_paise:
+            step_up = grant_use(step_up_grant, session_id, int(now.timestamp()))
+            if step_up is None:
+                raise StepUpRequired(
+                    "Transfers above the step-up threshold need a fresh proof: step up, then retry with the grant"
+                    " in the X-Step-Up header and the same Idempotency-Key.",
+                    methods=STEP_UP_METHODS,
+                    threshold=self.step_up_threshold_paise,
+                )
         reference_id = reference_for(sender_id, idempotency_key)
         sender, receiver = self.store.load_parties(sender_id, request.receiver_email)
         if sender is None:
@@ -116,10 +161,12 @@ class WalletService:
             receiver=receiver,
             amount=request.amount,
             note=request.note or None,
-            created_at=self.clock(),
+            created_at=now,
         )
         try:
-            self.store.commit_transfer(txn)
+            self.store.commit_transfer(txn, day, step_up)
+        except StepUpRequired as refused:
+            raise StepUpRequired(refused.detail, methods=STEP_UP_METHODS, threshold=self.step_up_threshold_paise) from None
         except DuplicateTransaction:
             return self._original(reference_id, sender_id, request)
         except InsufficientFunds:
@@ -160,6 +207,19 @@ class WalletService:
         )
 
     # ------------------------------------------------------------ reads
+    def limits(self, user_id: str) -> SendingLimits:
+        """What the caller may still send today (IST), and above which amount a transfer needs step-up."""
+        day = sending_day(self.clock(), self.daily_limit_paise)
+        sent = self.store.sent_on(user_id, day.day)
+        return SendingLimits(
+            day=day.day,
+            daily_limit=day.limit,
+            sent_today=sent,
+            remaining_today=max(0, day.limit - sent),
+            resets_at=day.resets_at,
+            step_up_threshold=self.step_up_threshold_paise,
+        )
+
     def balance(self, user_id: str) -> Balance:
         found = self.store.get_balance(user_id)
         if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,15 @@ class Balance(ResponseModel):
     balance: Money
     currency: Literal["INR"] = "INR"
     version: int
+
+
+class SendingLimits(ResponseModel):
+    day: str = Field(description="Today's date in India Standard Time (the limit's calendar day).")
+    daily_limit: Money
+    sent_today: Money
+    remaining_today: Money
+    resets_at: Timestamp = Field(description="When the day ends: midnight IST, in UTC.")
+    step_up_threshold: Money = Field(description="Transfers above this amount need a step-up grant (X-Step-Up).")
 
 
 class HistoryEntry(ResponseModel):
@@ -81,6 +91,19 @@ class TransferCommand(BaseModel):
     user_id: str
     idempotency_key: str
     transfer: TransferRequest
+    # Not part of the payload Powertools validates: a retry with a fresh grant is the same payment.
+    session_id: str | None = None
+    step_up_grant: str | None = Field(default=None, repr=False)
+
+
+class SendingDay(BaseModel):
+    """A calendar day in IST as the daily limit counts it: its date, the limit, when it ends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: str
+    limit: int
+    resets_at: datetime
 
 
 class TransferOutcome(BaseModel):

@@ -22,6 +22,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from vaultpay.core import errors
+from vaultpay.core.models import utc_iso
+from vaultpay.core.money import format_paise
 from vaultpay.core.observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
@@ -36,6 +38,11 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRefreshToken: HTTPStatus.UNAUTHORIZED,
     errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
     errors.StepUpFailed: HTTPStatus.FORBIDDEN,
+    errors.StepUpRequired: HTTPStatus.FORBIDDEN,
+    errors.SecondFactorIncorrect: HTTPStatus.FORBIDDEN,
+    errors.TotpAlreadyEnabled: HTTPStatus.CONFLICT,
+    errors.TotpNotPending: HTTPStatus.CONFLICT,
+    errors.DailyLimitExceeded: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.UserNotFound: HTTPStatus.NOT_FOUND,
     errors.ReceiverNotFound: HTTPStatus.NOT_FOUND,
     errors.TransactionNotFound: HTTPStatus.NOT_FOUND,
@@ -131,6 +138,14 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
             headers["Retry-After"] = str(error.retry_after_seconds)
         if isinstance(error, errors.InsufficientFunds):
             extensions["reference_id"] = error.reference_id
+        if isinstance(error, errors.DailyLimitExceeded):
+            extensions["limit"] = format_paise(error.limit)
+            extensions["remaining"] = format_paise(error.remaining)
+            extensions["resets_at"] = utc_iso(error.resets_at)
+        if isinstance(error, errors.StepUpRequired):
+            extensions["methods"] = list(error.methods)
+            if error.threshold is not None:
+                extensions["threshold"] = format_paise(error.threshold)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.error("request failed", extra={"problem": error.code})
         else:
