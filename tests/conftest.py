@@ -18,18 +18,6 @@ if TYPE_CHECKING:
     from tests.support.stack import RunningStack
 
 
-STACK_TIERS = ("integration", "reliability", "e2e")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (make test), every test of the local-stack tiers runs in one worker, one
-    stack at a time, while the other workers take the in-process tiers: two stacks cold-starting
-    side by side on two cores starve each other's authorizers into timeouts."""
-    for item in items:
-        if item.path.parent.name in STACK_TIERS or item.path.parent.parent.name in STACK_TIERS:
-            item.add_marker(pytest.mark.xdist_group("local-stack"))
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # Imported here, not at collection: the unit tier never loads boto3 or the local stack.
