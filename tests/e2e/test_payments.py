@@ -51,11 +51,13 @@ def test_a_network_retry_reuses_the_idempotency_key(page: Page, stack: RunningSt
 
 
 def test_a_refused_payment_is_not_replayed_once_the_balance_has_grown(page: Page, stack: RunningStack, api: Api) -> None:
-    # Given Asha's payment of ₹12,000 was refused for insufficient funds
+    # Given Asha's payment of ₹10,000 (the most that needs no step-up) was refused for insufficient
+    # funds, after she had spent ₹100 of her welcome credit
     asha, ravi, bina = api.register(), api.register(full_name="Ravi Kumar"), api.login(api.register())
+    assert api.transfer(api.login(asha), bina.email, "100.00").status_code == 201
     log_in(page, stack.url, asha)
     keys = transfer_keys(page)
-    send(page, ravi.email, "12000")
+    send(page, ravi.email, "10000")
     page.get_by_role("button", name="Send money").click()
     expect(page.locator("#send-error")).to_have_text("Your balance is too low for this payment.")
     # And then her balance grew by ₹5,000
@@ -63,11 +65,11 @@ def test_a_refused_payment_is_not_replayed_once_the_balance_has_grown(page: Page
     # When she clicks Send again without editing anything
     page.get_by_role("button", name="Send money").click()
     # Then it is a new payment, with a new key, and it goes through
-    expect(page.locator("#send-receipt")).to_contain_text("Sent ₹12,000.00 to Ravi Kumar")
+    expect(page.locator("#send-receipt")).to_contain_text("Sent ₹10,000.00 to Ravi Kumar")
     expect(page.locator("#send-error")).to_be_hidden()
     assert len(keys) == 2
     assert keys[0] != keys[1]
-    assert api.balance_paise(api.login(ravi)) == WELCOME_PAISE + 1_200_000
+    assert api.balance_paise(api.login(ravi)) == WELCOME_PAISE + 1_000_000
 
 
 def test_after_retries_run_out_an_edited_payment_is_not_paid_twice(page: Page, stack: RunningStack, api: Api) -> None:

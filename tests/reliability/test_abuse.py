@@ -11,6 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 
@@ -202,6 +203,7 @@ def _calls(api: Api, user: User, other: User) -> dict[tuple[str, str], list[requ
     reference = transfer.json()["reference_id"]
     balance = api.get("/api/wallet/balance/", user)
     to_refresh, to_log_out = login(api, fresh.email, fresh.password).json(), login(api, fresh.email, fresh.password).json()
+    to_log_out_everywhere = login(api, fresh.email, fresh.password).json()
     return {
         ("post", "/api/users/register"): [api.post("/api/users/register/", registration(f"u-{uuid.uuid4().hex[:8]}@example.in"))],
         ("post", "/api/users/login"): [login(api, user.email, user.password)],
@@ -224,6 +226,25 @@ def _calls(api: Api, user: User, other: User) -> dict[tuple[str, str], list[requ
         ("get", "/api/wallet/transactions/{reference_id}"): [api.get(f"/api/wallet/transactions/{reference}/", user)],
         ("get", "/api/health"): [api.get("/api/health")],
         ("get", "/api/openapi.json"): [api.get("/api/openapi.json")],
+        ("get", "/api/wallet/limits"): [api.get("/api/wallet/limits/", user)],
+        **_second_factor_calls(api),
+        ("post", "/api/users/logout/all"): [
+            api.post("/api/users/logout/all/", {}, headers={"Authorization": f"Bearer {to_log_out_everywhere['access']}"})
+        ],
+    }
+
+
+def _second_factor_calls(api: Api) -> dict[tuple[str, str], list[requests.Response]]:
+    """Step-up, then authenticator enrolment with that grant and its confirmation, for a user of their own
+    (once enrolled, a password alone no longer steps up)."""
+    enrolling = api.new_user()
+    step_up = api.post("/api/users/step-up/", {"password": enrolling.password}, enrolling)
+    enrol = api.post("/api/users/totp/", {}, enrolling, headers={"X-Step-Up": step_up.json()["grant"]})
+    code = pyotp.TOTP(pyotp.parse_uri(enrol.json()["secret_uri"]).secret).now()
+    return {
+        ("post", "/api/users/step-up"): [step_up],
+        ("post", "/api/users/totp"): [enrol],
+        ("post", "/api/users/totp/confirm"): [api.post("/api/users/totp/confirm/", {"code": code}, enrolling)],
     }
 
 

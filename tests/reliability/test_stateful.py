@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(SIZES.test_timeout_seconds)
 WELCOME_PAISE = 1_000_000
 # The per-transfer maximum the stack runs with: the template's default (the local stack does not override it).
 MAX_TRANSFER_PAISE = int(SamTemplate.load().body["Parameters"]["MaxTransferPaise"]["Default"])
+STEP_UP_THRESHOLD_PAISE = int(SamTemplate.load().body["Parameters"]["StepUpThresholdPaise"]["Default"])
 
 
 @dataclass
@@ -115,11 +116,16 @@ class WalletMachine(RuleBasedStateMachine):
         key = f"sm-{uuid.uuid4()}"
         response = self.api.transfer(sender, receiver, amount, key=key)
         value = paise(amount)
-        # In the order the service checks: the maximum first, then the parties, then the funds.
+        # In the order the service checks: the maximum first, then the step-up (the machine never
+        # steps up: a larger amount is refused and writes nothing), then the parties, then the funds.
         if value > MAX_TRANSFER_PAISE:
             assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("amount-above-limit")
             outcome = "above the limit"
+        elif value > STEP_UP_THRESHOLD_PAISE:
+            assert response.status_code == 403, response.text
+            assert response.json()["type"].endswith("step-up-required")
+            outcome = "needs step-up"
         elif sender.id == receiver.id:
             assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("self-transfer")
@@ -152,16 +158,25 @@ class WalletMachine(RuleBasedStateMachine):
 
     @rule(sent=transfers, other=amounts)
     def reuse_the_key_for_another_payment(self, sent: SentTransfer, other: str) -> None:
-        # A request refused before any write (to oneself, above the maximum) left nothing under its key.
-        if paise(other) == paise(sent.amount) or sent.sender.id == sent.receiver.id or paise(sent.amount) > MAX_TRANSFER_PAISE:
+        # A request refused before any write (to oneself, above the maximum, without the step-up it
+        # needed) left nothing under its key.
+        if (
+            paise(other) == paise(sent.amount)
+            or sent.sender.id == sent.receiver.id
+            or paise(sent.amount) > STEP_UP_THRESHOLD_PAISE
+        ):
             return
         response = self.api.transfer(sent.sender, sent.receiver, other, key=sent.key)
-        assert response.status_code == 422, response.text
         if sent.status != 201 and paise(other) > MAX_TRANSFER_PAISE:
             # Only a success is kept in the idempotency store; after a refusal the new amount is
             # checked first, and refused on its own account, before its key is found taken.
+            assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("amount-above-limit")
+        elif sent.status != 201 and paise(other) > STEP_UP_THRESHOLD_PAISE:
+            assert response.status_code == 403, response.text
+            assert response.json()["type"].endswith("step-up-required")
         else:
+            assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("idempotency-key-reused")
         self.outcomes["key reused"] += 1
 
@@ -221,8 +236,8 @@ def test_every_branch_of_the_model_against_the_service(stack: RunningStack) -> N
 
         sent = [
             send(asha, ravi, "250.00"),
-            send(asha, ravi, rupees(2 * WELCOME_PAISE)),
-            send(asha, ravi, rupees(MAX_TRANSFER_PAISE)),  # at the maximum: allowed, beyond the balance
+            send(asha, ravi, rupees(WELCOME_PAISE)),  # the most that needs no step-up, now beyond her balance
+            send(asha, ravi, rupees(MAX_TRANSFER_PAISE)),  # at the maximum: allowed, but only with a step-up
             send(asha, ravi, rupees(MAX_TRANSFER_PAISE + 1)),
             send(ravi, ravi, "1.00"),
         ]
@@ -239,11 +254,12 @@ def test_every_branch_of_the_model_against_the_service(stack: RunningStack) -> N
     finally:
         machine.teardown()
     # Then the service answered every branch as the model expects
-    assert [transfer.status for transfer in sent] == [201, 422, 422, 422, 422]
+    assert [transfer.status for transfer in sent] == [201, 422, 403, 422, 422]
     assert WalletMachine.outcomes == Counter(
         {
             "moved money": 1,
-            "beyond the balance": 2,
+            "beyond the balance": 1,
+            "needs step-up": 1,
             "above the limit": 1,
             "to oneself": 1,
             "retried": 5,
