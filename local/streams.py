@@ -10,6 +10,7 @@ Checkpoints can be kept in a file, so a restarted stack does not replay the whol
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -31,9 +32,23 @@ GET_RECORDS_LIMIT = 1000
 LogSink = Callable[[str, str], None]
 
 
+def _as_json(value: Any) -> Any:
+    """Attribute values as Lambda's JSON event carries them: binary (B, BS) base64-encoded."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {key: _as_json(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_as_json(inner) for inner in value]
+    return value
+
+
 def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A GetRecords record in the shape Lambda delivers it."""
-    dynamodb = dict(record["dynamodb"])
+    """A GetRecords record in the shape Lambda delivers it (binary attributes base64-encoded, as in
+    Lambda's JSON event: botocore hands them over as bytes, which no JSON event can carry)."""
+    dynamodb = {
+        name: _as_json(value) if name in ("Keys", "NewImage", "OldImage") else value for name, value in record["dynamodb"].items()
+    }
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = created.timestamp()

@@ -175,3 +175,24 @@ def test_the_worker_runs_with_only_the_functions_environment(pool: FunctionPool)
     answer = pool.invoke({})
     assert answer["variable"] == "yes"
     assert answer["inherited"] is False
+
+
+def test_a_stream_record_with_binary_attributes_is_delivered_as_lambda_would() -> None:
+    # Given a GetRecords record whose image holds binary values (botocore gives them as bytes)
+    from local.streams import lambda_record
+
+    record = {
+        "eventID": "1",
+        "eventName": "INSERT",
+        "dynamodb": {
+            "Keys": {"PK": {"S": "USER#u1"}, "SK": {"S": "TOTP"}},
+            "NewImage": {"PK": {"S": "USER#u1"}, "nonce": {"B": b"\x00\x01"}, "codes": {"BS": [b"a", b"b"]}},
+            "SequenceNumber": "100",
+        },
+    }
+    # When it becomes a Lambda event record
+    delivered = lambda_record(record, "arn:aws:dynamodb:ap-south-1:123456789012:table/Main/stream/x", "ap-south-1")
+    # Then it is JSON (binary base64-encoded, as Lambda encodes it), so the poller can hand it to the function
+    image = json.loads(json.dumps(delivered))["dynamodb"]["NewImage"]
+    assert image["nonce"] == {"B": "AAE="}
+    assert image["codes"] == {"BS": ["YQ==", "Yg=="]}
