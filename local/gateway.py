@@ -489,6 +489,9 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of new connections (sixteen clients
+    # at once, a browser opening its pool) overflows it and the kernel resets some of them.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, gateway: Gateway) -> None:
         super().__init__((host, port), _request_handler(gateway))
