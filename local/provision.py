@@ -68,6 +68,7 @@ def _create_table(client: Any, name: str, properties: Mapping[str, Any]) -> None
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceInUseException":
             raise
+        _add_missing_indexes(client, name, request)
         return
     for _ in range(100):
         if client.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE":
@@ -78,6 +79,25 @@ def _create_table(client: Any, name: str, properties: Mapping[str, Any]) -> None
         client.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
         )
+
+
+def _add_missing_indexes(client: Any, name: str, request: Mapping[str, Any]) -> None:
+    """A table kept from an older template (a state folder) gets the indexes added since, one per
+    UpdateTable as CloudFormation adds them."""
+    existing = {index["IndexName"] for index in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    for index in request.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in existing:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=request["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        for _ in range(200):
+            indexes = client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+            if any(found["IndexName"] == index["IndexName"] and found.get("IndexStatus") == "ACTIVE" for found in indexes):
+                break
+            time.sleep(0.05)
 
 
 def _find_alias_target(client: Any, alias: str) -> str | None:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from local.template import ROOT
 
-API_FUNCTIONS = ("health", "identity", "vault", "wallet")
+API_FUNCTIONS = ("health", "identity", "vault", "wallet", "lending")
 LAYER = ROOT / "layers" / "vaultpay"
 DOCUMENT = ROOT / "functions" / "health" / "openapi.json"
 
@@ -27,7 +27,7 @@ def build_document() -> str:
         title="VaultPay API",
         version="1.0.0",
         description=(
-            "Peer-to-peer wallet. Amounts are decimal strings in rupees with two places; errors are "
+            "Peer-to-peer wallet and lending. Amounts are decimal strings in rupees with two places; errors are "
             "RFC 9457 application/problem+json. Paths work with or without the trailing slash."
         ),
         security_schemes={"bearerAuth": HTTPBearer(scheme="bearer", bearerFormat="JWT")},

@@ -35,7 +35,7 @@ from local.template import ROOT
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import unmarshal
 from vaultpay.core.money import format_paise
-from vaultpay.core.records import SYSTEM_USER_ID
+from vaultpay.core.records import SYSTEM_USER_ID, balance_moves, ledger_sides
 
 Item = dict[str, Any]
 
@@ -114,7 +114,7 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
         replayed = sum(
             int(entry["amount"]) * (1 if entry["direction"] == "received" else -1)
             for entry in ledger.get(user_id, [])
-            if entry["status"] == "SUCCESS"
+            if entry["status"] != "FAILED"
         )
         if replayed != int(account["balance"]):
             report.violations.append(
@@ -129,14 +129,14 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
             entries_by_reference[entry["reference_id"]].append((user_id, entry))
     for reference, txn in sorted(transactions.items()):
         found = entries_by_reference.pop(reference, [])
-        expected = {(txn["sender"]["user_id"], "sent")}
-        if txn["status"] == "SUCCESS":
-            expected.add((txn["receiver"]["user_id"], "received"))
-        actual = Counter((user_id, entry["direction"]) for user_id, entry in found)
-        if set(actual) != expected or any(count != 1 for count in actual.values()):
+        expected = Counter(
+            (party.user_id, direction, amount) for party, direction, amount in ledger_sides(keys.transaction_from_item(txn))
+        )
+        actual = Counter((user_id, entry["direction"], int(entry["amount"])) for user_id, entry in found)
+        if actual != expected:
             report.violations.append(f"transaction {reference} ({txn['status']}) has ledger entries {sorted(actual.elements())}")
         for user_id, entry in found:
-            if int(entry["amount"]) != int(txn["amount"]) or entry["status"] != txn["status"]:
+            if entry["status"] != txn["status"]:
                 report.violations.append(f"transaction {reference}: the ledger entry of {user_id} disagrees with it")
     for reference in sorted(entries_by_reference):
         report.violations.append(f"ledger entries name transaction {reference}, which does not exist")
@@ -158,14 +158,10 @@ def _audit_violations(transactions: dict[str, Item], audits: list[Item]) -> list
     for reference, txn in sorted(transactions.items()):
         if reference not in created:
             violations.append(f"transaction {reference} has no audit record")
-        if txn["status"] != "SUCCESS":
-            continue
-        for side in ("sender", "receiver"):
-            user_id = txn[side]["user_id"]
-            if moved[(reference, user_id)] != 1:
-                violations.append(
-                    f"transaction {reference}: {moved[(reference, user_id)]} audit record(s) of the {side}'s balance change"
-                )
+        for party, _direction, _amount in balance_moves(keys.transaction_from_item(txn)):
+            seen = moved[(reference, party.user_id)]
+            if seen != 1:
+                violations.append(f"transaction {reference}: {seen} audit record(s) of {party.user_id}'s balance change")
     return violations
 
 

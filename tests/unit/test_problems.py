@@ -28,6 +28,12 @@ def test_every_domain_error_maps_to_a_status(error_class: type[errors.DomainErro
         arguments["reference_id"] = "ref"
     if "resets_at" in signature.parameters:
         arguments |= {"limit": 100, "remaining": 0, "resets_at": datetime(2026, 11, 24, 18, 30, tzinfo=UTC)}
+    if "cap" in signature.parameters:
+        arguments |= {"detail": "past the cap", "cap": "lender_total", "limit": 100, "remaining": 0}
+    elif "remaining" in signature.parameters:
+        arguments["remaining"] = 100
+    if "minimum" in signature.parameters:
+        arguments["minimum"] = 50_000
     status = status_of(error_class(**arguments))
     assert 400 <= status < 600
     assert error_class.code != errors.DomainError.code

@@ -28,20 +28,24 @@ from vaultpay.audit.models import (
     UserRegistered,
 )
 from vaultpay.audit.ports import AuditStore, TransactionLookup
-from vaultpay.core.records import TransactionRecord
+from vaultpay.core.records import TransactionRecord, balance_moves
 
 
 def check_balance_change(user_id: str, delta: int, txn: TransactionRecord | None) -> str | None:
-    """Why a balance change does not match its transaction, or None when it does."""
+    """Why a balance change does not match its transaction, or None when it does: the change must
+    be exactly what the transaction moves on that account (``records.balance_moves``)."""
     if txn is None:
         return "the change names no known transaction"
-    if txn.status != "SUCCESS":
+    if txn.status == "FAILED":
         return f"the transaction is {txn.status}"
-    if user_id == txn.sender.user_id and delta == -txn.amount:
+    moves = [
+        amount if direction == "received" else -amount
+        for party, direction, amount in balance_moves(txn)
+        if party.user_id == user_id
+    ]
+    if moves and delta == sum(moves):
         return None
-    if user_id == txn.receiver.user_id and delta == txn.amount:
-        return None
-    return f"delta {delta} does not match {txn.amount} from {txn.sender.user_id} to {txn.receiver.user_id}"
+    return f"delta {delta} does not match the {txn.kind} of {txn.amount} from {txn.sender.user_id} to {txn.receiver.user_id}"
 
 
 @dataclass(frozen=True)

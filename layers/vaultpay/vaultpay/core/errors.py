@@ -181,8 +181,8 @@ class InsufficientFunds(DomainError):
     code = "insufficient-funds"
     default_detail = "Your balance is too low for this transfer."
 
-    def __init__(self, reference_id: str) -> None:
-        super().__init__()
+    def __init__(self, reference_id: str | None = None, detail: str | None = None) -> None:
+        super().__init__(detail)
         self.reference_id = reference_id
 
 
@@ -215,6 +215,83 @@ class DuplicateTransaction(DomainError):
 class TransactionNotFound(DomainError):
     code = "transaction-not-found"
     default_detail = "No such transaction."
+
+
+# ---------------------------------------------------------------- lending
+class LoanNotFound(DomainError):
+    code = "loan-not-found"
+    default_detail = "No such loan."
+
+
+class LoanTermsInvalid(DomainError):
+    """Terms outside what the platform allows (the rate band, the tenure, the amount, the deadline)."""
+
+    code = "loan-terms-invalid"
+
+
+class LendingCapExceeded(DomainError):
+    """A cap of the NBFC-P2P rules would be passed: ``cap`` names which, ``remaining`` (paise) is the room left."""
+
+    code = "lending-cap-exceeded"
+
+    def __init__(self, detail: str, *, cap: str, limit: int, remaining: int) -> None:
+        super().__init__(detail)
+        self.cap = cap
+        self.limit = limit
+        self.remaining = max(0, remaining)
+
+
+class LoanNotOpen(DomainError):
+    code = "loan-not-open"
+    default_detail = "This loan request is no longer open to lenders: it is funded, cancelled or past its deadline."
+
+
+class CommitmentAboveRemaining(DomainError):
+    code = "commitment-exceeds-remaining"
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__("The amount is more than this request still needs; see 'remaining'.")
+        self.remaining = remaining
+
+
+class CommitmentBelowMinimum(DomainError):
+    code = "commitment-below-minimum"
+
+    def __init__(self, minimum: int) -> None:
+        super().__init__("The amount is below the smallest commitment; see 'minimum'.")
+        self.minimum = minimum
+
+
+class OwnLoan(DomainError):
+    code = "own-loan"
+    default_detail = "You cannot lend to your own loan request."
+
+
+class AlreadyCommitted(DomainError):
+    code = "already-committed"
+    default_detail = "You have already committed to this loan request."
+
+
+class LoanLendersFull(DomainError):
+    code = "loan-lenders-full"
+    default_detail = "This loan request has as many lenders as a loan may have; the rest must come from them."
+
+
+class LoanNotCancellable(DomainError):
+    code = "loan-not-cancellable"
+    default_detail = "Only an open request that is not fully funded can be cancelled, by its borrower."
+
+
+class LoanChanged(ConcurrentUpdate):
+    """The loan was not as the logic read it when its transaction ran: read it again and decide
+    again. Only if that keeps happening does the caller see it (a 409 to retry)."""
+
+    default_detail = "The loan was busy with other requests; retry (with the same Idempotency-Key)."
+
+
+class LoanNotActive(DomainError):
+    code = "loan-not-active"
+    default_detail = "This loan is not active: there is nothing to repay."
 
 
 # ---------------------------------------------------------------- integrity

@@ -61,6 +61,9 @@ def _utc_iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+no_control_characters = AfterValidator(_no_control_characters)
+"""Refuses control and invisible formatting characters in free text shown to others."""
+
 utc_iso = _utc_iso
 """A UTC datetime as the API writes timestamps (problem extensions use it too)."""
 

@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 SYSTEM_USER_ID = "SYSTEM"
 """The issuance account: the only account allowed below zero. Its balance is minus the money issued."""
 
-TransactionKind = Literal["TRANSFER", "WELCOME_CREDIT"]
-TransactionStatus = Literal["SUCCESS", "FAILED"]
+TransactionKind = Literal["TRANSFER", "WELCOME_CREDIT", "LOAN_COMMITMENT", "LOAN_REFUND", "LOAN_DISBURSAL", "LOAN_REPAYMENT"]
+TransactionStatus = Literal["SUCCESS", "FAILED", "PENDING", "REFUNDED"]
+"""PENDING: a loan commitment held in its loan's escrow; it becomes SUCCESS when the loan is
+disbursed, REFUNDED when the escrow gives it back (a LOAN_REFUND of its own)."""
 Direction = Literal["sent", "received"]
 
 
@@ -57,6 +59,13 @@ class AccountRecord(_Record):
         return PartyRef(user_id=self.user_id, email=self.email, full_name=self.full_name)
 
 
+class Leg(_Record):
+    """One receiver's part of a transaction that pays several people (a loan repayment)."""
+
+    party: PartyRef
+    amount: int = Field(ge=0)
+
+
 class TransactionRecord(_Record):
     reference_id: str
     kind: TransactionKind
@@ -67,6 +76,33 @@ class TransactionRecord(_Record):
     note: str | None = None
     failure_reason: str | None = None
     created_at: datetime
+    loan_id: str | None = None
+    # A repayment's receivers: every lender with their part (the receiver is then the loan itself).
+    legs: tuple[Leg, ...] = ()
+
+
+def balance_moves(txn: TransactionRecord) -> list[tuple[PartyRef, Direction, int]]:
+    """Whose balance a transaction moves, which way, by how much: the ledger entries it has and
+    the balance changes the audit trail must see. A loan's escrow is not an account: money going
+    into it or out of it moves one balance only."""
+    if txn.status == "FAILED":
+        return []
+    if txn.kind == "LOAN_COMMITMENT":
+        return [(txn.sender, "sent", txn.amount)]
+    if txn.kind in ("LOAN_REFUND", "LOAN_DISBURSAL"):
+        return [(txn.receiver, "received", txn.amount)]
+    if txn.kind == "LOAN_REPAYMENT":
+        # A lender whose part of this payment rounds to nothing is not paid by it.
+        return [(txn.sender, "sent", txn.amount), *((leg.party, "received", leg.amount) for leg in txn.legs if leg.amount)]
+    return [(txn.sender, "sent", txn.amount), (txn.receiver, "received", txn.amount)]
+
+
+def ledger_sides(txn: TransactionRecord) -> list[tuple[PartyRef, Direction, int]]:
+    """The ledger entries of a transaction: those whose balance it moves; a failed one has the
+    sender's entry alone (it moved nothing, and says so in the sender's history)."""
+    if txn.status == "FAILED":
+        return [(txn.sender, "sent", txn.amount)]
+    return balance_moves(txn)
 
 
 class LedgerEntry(_Record):
@@ -77,3 +113,5 @@ class LedgerEntry(_Record):
     status: TransactionStatus
     note: str | None = None
     created_at: datetime
+    kind: TransactionKind | None = None
+    loan_id: str | None = None

@@ -93,6 +93,35 @@ class WalletSettings(_Settings):
     transaction_conflict_retries: int = Field(default=4, ge=0)
 
 
+class LendingSettings(_Settings):
+    """The lending function and the loan sweeper. The caps default to the RBI Master Directions for
+    NBFC-P2P platforms (as amended in 2024); amounts in paise."""
+
+    main_table_name: str
+    lender_cap_paise: int = Field(default=500_000_000, ge=1)  # one lender, all loans: Rs 50,00,000
+    borrower_cap_paise: int = Field(default=100_000_000, ge=1)  # one borrower, all loans: Rs 10,00,000
+    lender_to_borrower_cap_paise: int = Field(default=5_000_000, ge=1)  # one lender to one borrower: Rs 50,000
+    max_tenure_months: int = Field(default=36, ge=1, le=36)
+    min_loan_paise: int = Field(default=100_000, ge=1)  # Rs 1,000
+    min_commitment_paise: int = Field(default=50_000, ge=1)  # Rs 500
+    min_annual_rate_bp: int = Field(default=1000, ge=1)  # 10.00 %
+    max_annual_rate_bp: int = Field(default=3600, ge=1, le=99_999)  # 36.00 %
+    max_funding_days: int = Field(default=14, ge=1, le=14)
+    # A repayment credits every lender in one transaction of 4 + 2 per lender items (DynamoDB: 100),
+    # and the commitment that fills a request writes 11 + 2 per earlier lender: 44 at most.
+    max_lenders_per_loan: int = Field(default=40, ge=1, le=44)
+    late_fee_bp: int = Field(default=200, ge=0, le=2_000)  # once per overdue installment: 2 % of it
+    default_after_days: int = Field(default=90, ge=1)
+    transaction_conflict_retries: int = Field(default=4, ge=0)
+
+
+class LendingApiSettings(LendingSettings):
+    """The lending function (the sweeper takes no requests, so has no idempotency table)."""
+
+    idempotency_table_name: str
+    idempotency_expiry_seconds: int = Field(default=24 * 3600, ge=60)
+
+
 class AuditSettings(_Settings):
     main_table_name: str
     audit_table_name: str
@@ -119,6 +148,16 @@ def get_wallet_settings() -> WalletSettings:
 
 
 @lru_cache(maxsize=1)
+def get_lending_settings() -> LendingSettings:
+    return LendingSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def get_lending_api_settings() -> LendingApiSettings:
+    return LendingApiSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
 def get_audit_settings() -> AuditSettings:
     return AuditSettings()  # type: ignore[call-arg]
 
@@ -128,6 +167,7 @@ SETTINGS_BY_FUNCTION: dict[str, type[_Settings]] = {
     "identity": IdentitySettings,
     "vault": VaultSettings,
     "wallet": WalletSettings,
+    "lending": LendingApiSettings,
     "audit": AuditSettings,
 }
 """The settings model each function folder reads (template parity tests use it)."""

@@ -16,6 +16,16 @@
     USER#<id>            LIMIT#<YYYY-MM-DD, IST>       sent that day (paise): the daily limit's counter, TTL
     USER#<id>            STEPUP#<sha256>               a step-up grant (hash only): session, expiry (TTL), single use
     USER#<id>            TOTP                          the sealed TOTP secret, status, last used step, recovery code hashes
+    LOAN#<id>            LOAN                          a loan: terms, funded, escrow, schedule (GSI1: the borrower's;
+                                                       GSI2: LOANS#OPEN by time, LOANS#ACTIVE by next collection,
+                                                       LOANS#CLOSING while its escrow is refunded)
+    LOAN#<id>            COMMIT#<lender id>            one lender's commitment (GSI1: the lender's loans)
+    OPEN#RATE            <99999-rate bp>#<at>#<id>     open requests, highest rate first (deleted when it closes)
+    OPEN#TENURE          <months>#<at>#<id>            open requests, shortest first (deleted when it closes)
+
+A USER#<id> ACCOUNT item also carries the lending caps' counters: ``lending_outstanding``,
+``borrowing_outstanding``, ``lent_to_<borrower id>``, and the borrower's record (``loans_repaid``,
+``loans_defaulted``, ``late_installments``).
 
 Every item carries ``type`` so the stream consumer and the reconciler can tell them apart.
 """
@@ -29,9 +39,11 @@ from vaultpay.core.records import (
     AccountRecord,
     Direction,
     LedgerEntry,
+    Leg,
     PartyRef,
     ProfileRecord,
     TransactionRecord,
+    ledger_sides,
 )
 
 PK = "PK"
@@ -66,6 +78,11 @@ TYPE_AADHAAR_REVEALED = "AADHAAR_REVEALED"
 TYPE_DAILY_SENT = "DAILY_SENT"
 TYPE_STEP_UP_GRANT = "STEP_UP_GRANT"
 TYPE_TOTP = "TOTP"
+TYPE_LOAN = "LOAN"
+TYPE_COMMITMENT = "LOAN_COMMITMENT"
+TYPE_OPEN_LOAN_INDEX = "OPEN_LOAN_INDEX"
+LOAN_SK = "LOAN"
+COMMIT_PREFIX = "COMMIT#"
 
 
 def user_pk(user_id: str) -> str:
@@ -125,6 +142,30 @@ def direction_pk(user_id: str, direction: Direction) -> str:
     return f"USER#{user_id}#{direction.upper()}"
 
 
+def loan_pk(loan_id: str) -> str:
+    return f"LOAN#{loan_id}"
+
+
+def commitment_key(loan_id: str, lender_id: str) -> dict[str, str]:
+    return key(loan_pk(loan_id), f"{COMMIT_PREFIX}{lender_id}")
+
+
+def loans_pk(state: str) -> str:
+    """GSI2's partitions: LOANS#OPEN, LOANS#ACTIVE, LOANS#CLOSING."""
+    return f"LOANS#{state}"
+
+
+def role_pk(user_id: str, role: str) -> str:
+    """GSI1's partitions of a user's loans: USER#<id>#BORROWED and USER#<id>#LENT."""
+    return f"USER#{user_id}#{role.upper()}"
+
+
+def open_index_key(order: str, loan_id: str, created: str, rate_bp: int, tenure_months: int) -> dict[str, str]:
+    if order == "rate":
+        return key("OPEN#RATE", f"{99999 - rate_bp:05d}#{created}#{loan_id}")
+    return key("OPEN#TENURE", f"{tenure_months:02d}#{created}#{loan_id}")
+
+
 def key(pk: str, sk: str) -> dict[str, str]:
     return {PK: pk, SK: sk}
 
@@ -156,6 +197,10 @@ def _party_item(party: PartyRef) -> dict[str, str]:
     return {"user_id": party.user_id, "email": party.email, "full_name": party.full_name}
 
 
+def _leg_item(leg: Leg) -> dict[str, Any]:
+    return {"party": _party_item(leg.party), "amount": leg.amount}
+
+
 def transaction_item(txn: TransactionRecord) -> Item:
     return {
         **key(txn_pk(txn.reference_id), TXN_SK),
@@ -169,6 +214,8 @@ def transaction_item(txn: TransactionRecord) -> Item:
         "note": txn.note,
         "failure_reason": txn.failure_reason,
         "created_at": iso(txn.created_at),
+        "loan_id": txn.loan_id,
+        "legs": [_leg_item(leg) for leg in txn.legs] or None,
     }
 
 
@@ -183,6 +230,8 @@ def transaction_from_item(item: Item) -> TransactionRecord:
         note=item.get("note"),
         failure_reason=item.get("failure_reason"),
         created_at=parse_iso(item["created_at"]),
+        loan_id=item.get("loan_id"),
+        legs=tuple(Leg(party=PartyRef(**leg["party"]), amount=int(leg["amount"])) for leg in item.get("legs") or ()),
     )
 
 
@@ -190,7 +239,7 @@ def ledger_sk(entry_time: str, reference_id: str) -> str:
     return f"{LEDGER_PREFIX}{entry_time}#{reference_id}"
 
 
-def ledger_item(owner: PartyRef, txn: TransactionRecord, direction: Direction) -> Item:
+def ledger_item(owner: PartyRef, txn: TransactionRecord, direction: Direction, amount: int | None = None) -> Item:
     counterparty = txn.receiver if direction == "sent" else txn.sender
     created = iso(txn.created_at)
     return {
@@ -201,19 +250,20 @@ def ledger_item(owner: PartyRef, txn: TransactionRecord, direction: Direction) -
         "reference_id": txn.reference_id,
         "direction": direction,
         "counterparty": _party_item(counterparty),
-        "amount": txn.amount,
+        "amount": txn.amount if amount is None else amount,
         "status": txn.status,
         "note": txn.note,
         "created_at": created,
+        "kind": txn.kind,
+        "loan_id": txn.loan_id,
     }
 
 
 def ledger_items(txn: TransactionRecord) -> list[Item]:
-    """The ledger entries of a transaction: both sides when it moved money, the sender's alone when it failed."""
-    entries = [ledger_item(txn.sender, txn, "sent")]
-    if txn.status == "SUCCESS":
-        entries.append(ledger_item(txn.receiver, txn, "received"))
-    return entries
+    """The ledger entries of a transaction (``records.ledger_sides``): both sides of a transfer,
+    the sender's alone when it failed, the one account a loan's escrow pays or is paid by, the
+    borrower and every lender of a repayment."""
+    return [ledger_item(party, txn, direction, amount) for party, direction, amount in ledger_sides(txn)]
 
 
 def ledger_from_item(item: Item) -> LedgerEntry:
@@ -225,6 +275,8 @@ def ledger_from_item(item: Item) -> LedgerEntry:
         status=item["status"],
         note=item.get("note"),
         created_at=parse_iso(item["created_at"]),
+        kind=item.get("kind"),
+        loan_id=item.get("loan_id"),
     )
 
 

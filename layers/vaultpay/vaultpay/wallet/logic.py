@@ -28,7 +28,7 @@ from vaultpay.core.errors import (
     UserNotFound,
 )
 from vaultpay.core.grants import grant_use
-from vaultpay.core.records import Direction, PartyRef, TransactionRecord
+from vaultpay.core.records import Direction, PartyRef, TransactionRecord, ledger_sides
 from vaultpay.wallet.models import (
     Balance,
     HistoryEntry,
@@ -80,9 +80,9 @@ def _party(ref: PartyRef) -> Party:
 
 
 def _who_may_see(txn: TransactionRecord) -> tuple[str, ...]:
-    if txn.status == "FAILED":
-        return (txn.sender.user_id,)
-    return (txn.sender.user_id, txn.receiver.user_id)
+    """The people in its ledger: a failed one's sender, a transfer's two sides, the one account a
+    loan's escrow pays or is paid by, a repayment's borrower and lenders."""
+    return tuple(party.user_id for party, _direction, _amount in ledger_sides(txn))
 
 
 def encode_cursor(position: str, direction: Direction | None) -> str:
@@ -239,6 +239,8 @@ class WalletService:
                     status=entry.status,
                     note=entry.note,
                     created_at=entry.created_at,
+                    kind=entry.kind,
+                    loan_id=entry.loan_id,
                 )
                 for entry in entries
             ],
@@ -262,4 +264,5 @@ class WalletService:
             note=txn.note,
             failure_reason=txn.failure_reason,
             created_at=txn.created_at,
+            loan_id=txn.loan_id,
         )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vaultpay.core.models import Email, Money, Note, Paise, RequestModel, ResponseModel, Timestamp
+from vaultpay.core.records import TransactionKind, TransactionStatus
 
 
 class TransferRequest(RequestModel):
@@ -21,7 +22,6 @@ class Party(ResponseModel):
     full_name: str
 
 
-TransactionStatus = Literal["SUCCESS", "FAILED"]
 Direction = Literal["sent", "received"]
 
 
@@ -58,6 +58,8 @@ class HistoryEntry(ResponseModel):
     status: TransactionStatus
     note: str | None
     created_at: Timestamp
+    kind: TransactionKind | None = Field(default=None, description="What moved the money (absent on entries older than lending).")
+    loan_id: str | None = Field(default=None, description="The loan a lending movement belongs to.")
 
 
 class HistoryPage(ResponseModel):
@@ -67,7 +69,7 @@ class HistoryPage(ResponseModel):
 
 class TransactionDetail(ResponseModel):
     reference_id: str
-    kind: Literal["TRANSFER", "WELCOME_CREDIT"]
+    kind: TransactionKind
     status: TransactionStatus
     direction: Direction
     amount: Money
@@ -76,6 +78,7 @@ class TransactionDetail(ResponseModel):
     note: str | None
     failure_reason: str | None
     created_at: Timestamp
+    loan_id: str | None = None
 
 
 # ---------------------------------------------------------------- inside the function

@@ -62,6 +62,17 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InsufficientFunds: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.AccountLocked: HTTPStatus.TOO_MANY_REQUESTS,
     errors.VaultIntegrityError: HTTPStatus.INTERNAL_SERVER_ERROR,
+    errors.LoanNotFound: HTTPStatus.NOT_FOUND,
+    errors.LoanTermsInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.LendingCapExceeded: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.CommitmentBelowMinimum: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.OwnLoan: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.LoanNotOpen: HTTPStatus.CONFLICT,
+    errors.CommitmentAboveRemaining: HTTPStatus.CONFLICT,
+    errors.AlreadyCommitted: HTTPStatus.CONFLICT,
+    errors.LoanLendersFull: HTTPStatus.CONFLICT,
+    errors.LoanNotCancellable: HTTPStatus.CONFLICT,
+    errors.LoanNotActive: HTTPStatus.CONFLICT,
 }
 
 
@@ -136,8 +147,14 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
         headers: dict[str, str] = {}
         if error.retry_after_seconds is not None:
             headers["Retry-After"] = str(error.retry_after_seconds)
-        if isinstance(error, errors.InsufficientFunds):
+        if isinstance(error, errors.InsufficientFunds) and error.reference_id:
             extensions["reference_id"] = error.reference_id
+        if isinstance(error, errors.LendingCapExceeded):
+            extensions.update(cap=error.cap, limit=format_paise(error.limit), remaining=format_paise(error.remaining))
+        if isinstance(error, errors.CommitmentAboveRemaining):
+            extensions["remaining"] = format_paise(error.remaining)
+        if isinstance(error, errors.CommitmentBelowMinimum):
+            extensions["minimum"] = format_paise(error.minimum)
         if isinstance(error, errors.DailyLimitExceeded):
             extensions["limit"] = format_paise(error.limit)
             extensions["remaining"] = format_paise(error.remaining)

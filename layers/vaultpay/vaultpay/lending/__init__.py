@@ -1,0 +1,1 @@
+"""Peer-to-peer lending: loan requests, funding through escrow, EMI schedules, repayments."""
