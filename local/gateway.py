@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.edge import ClientLimiter
 from local.runtime import FunctionError, FunctionPool, InvocationFailed
+from local.schedules import CONTROL_PREFIX, LocalControl
 from local.template import ACCOUNT_ID, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's limit
@@ -193,8 +194,10 @@ class Gateway:
         region: str,
         log_sink: LogSink,
         client_limits: ClientLimiter | None = None,
+        local_control: LocalControl | None = None,
     ) -> None:
         self.router = Router(routes)
+        self.local_control = local_control
         self.client_limits = client_limits
         self.pools = pools
         self.identity_headers = identity_headers
@@ -321,6 +324,11 @@ class Gateway:
                     request.raw_path,
                     headers={"Retry-After": str(retry_after)},
                 )
+        if self.local_control is not None and request.raw_path.startswith(CONTROL_PREFIX):
+            status, answer = self.local_control.handle(request.method, request.raw_path, request.body)
+            return GatewayResponse(
+                status, {"Content-Type": "application/json", "Cache-Control": "no-store"}, json.dumps(answer).encode(), []
+            )
         if self.web_root is not None and request.method == "GET" and not request.raw_path.startswith("/api/"):
             return self._static(request.raw_path)
         match = self.router.match(request.method, request.raw_path)

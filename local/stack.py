@@ -36,9 +36,10 @@ from local.gateway import CorsPolicy, Gateway, GatewayServer
 from local.processes import spawn
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.runtime import FunctionDefinition, FunctionPool
+from local.schedules import CLOCK_FILE_VARIABLE, LocalClock, LocalControl, Scheduler
 from local.state_lock import StateLock
 from local.streams import StreamPoller
-from local.template import ROOT, SamTemplate
+from local.template import ROOT, SamTemplate, schedules
 
 REGION = "ap-south-1"
 STACK_NAME = "vaultpay-local"
@@ -134,6 +135,8 @@ class LocalStack:
         self.endpoints: ServiceEndpoints | None = None
         self.function_environments: dict[str, dict[str, str]] = {}
         self.physical: dict[str, str] = {}
+        self.clock = LocalClock(self.state_dir / "clock-offset")
+        self.scheduler: Scheduler | None = None
 
     # ------------------------------------------------------------ console
     def log(self, source: str, line: str) -> None:
@@ -209,6 +212,7 @@ class LocalStack:
             }
             if self.fault_plan is not None:
                 environment["VAULTPAY_FAULT_PLAN"] = str(self.fault_plan)
+            environment[CLOCK_FILE_VARIABLE] = str(self.clock.path)
             self.function_environments[logical_id] = environment
             definitions[logical_id] = FunctionDefinition(
                 name=logical_id,
@@ -257,6 +261,7 @@ class LocalStack:
         cache_seconds = int(
             api_auth.get("Authorizers", {}).get(authorizer_name, {}).get("Identity", {}).get("ReauthorizeEvery", 0)
         )
+        self.scheduler = Scheduler(schedules(self.template), self._pools, self.clock, self.log)
         gateway = Gateway(
             routes=self.template.routes(),
             pools=self._pools,
@@ -267,6 +272,7 @@ class LocalStack:
             region=REGION,
             log_sink=self.log,
             client_limits=ClientLimiter.from_template(self.trusted_addresses) if self.client_limits else None,
+            local_control=LocalControl(self.clock, self.scheduler),
         )
         self.server = GatewayServer("127.0.0.1", self.port, gateway)
         self.port = int(self.server.server_address[1])
@@ -274,6 +280,7 @@ class LocalStack:
         for pool in self._pools.values():
             pool.warm()
         self._start_stream_pollers()
+        self.scheduler.start()
         self._write_stack_file()
         self._state_lock.announce(url=self.url)
         self.log("stack", f"VaultPay is running at {self.url}")
@@ -354,6 +361,8 @@ class LocalStack:
             self.server.server_close()
         if self.poller is not None:
             self.poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         for pool in self._pools.values():
             pool.close()
         for child in reversed(self._children):

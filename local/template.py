@@ -323,6 +323,32 @@ class SamTemplate:
         return subscriptions
 
 
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    name: str
+    expression: str  # rate(1 hour), rate(5 minutes)
+
+    @property
+    def period_seconds(self) -> int:
+        match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression.strip())
+        if match is None:
+            raise TemplateError(f"{self.function}.{self.name}: only rate() schedules run locally, not {self.expression}")
+        unit = match.group(2).rstrip("s")
+        return int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[unit]
+
+
+def schedules(template: SamTemplate) -> list[Schedule]:
+    """The functions' Schedule and ScheduleV2 events (EventBridge rules and Scheduler schedules)."""
+    found = []
+    for logical_id, properties in template.of_type("AWS::Serverless::Function").items():
+        for name, event in properties.get("Events", {}).items():
+            if event.get("Type") in ("Schedule", "ScheduleV2"):
+                expression = event["Properties"].get("ScheduleExpression") or event["Properties"]["Schedule"]
+                found.append(Schedule(function=logical_id, name=name, expression=str(expression)))
+    return found
+
+
 def _logical_id_of_get_att(value: Mapping[str, Any]) -> str:
     target = value["Fn::GetAtt"]
     return str(target[0] if isinstance(target, list) else target.split(".")[0])

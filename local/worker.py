@@ -60,9 +60,33 @@ def install_faults() -> None:
     faults.install_in_default_session()
 
 
+def install_clock() -> None:
+    """The local stack's clock (real time plus the offset in its state folder, which tests and
+    demos move forward: local/schedules.py) in place of the layer's, before any of the function's
+    code binds it. Lambda's own clock cannot be moved; nothing in the layer knows of this."""
+    clock_file = os.environ.get("VAULTPAY_CLOCK_FILE", "").strip()
+    if not clock_file:
+        return
+    from datetime import UTC, datetime, timedelta
+
+    from vaultpay.core import clock
+
+    path = Path(clock_file)
+
+    def local_now() -> datetime:
+        try:
+            offset = float(path.read_text(encoding="utf-8").strip() or 0)
+        except FileNotFoundError:
+            offset = 0.0
+        return datetime.now(UTC) + timedelta(seconds=offset)
+
+    clock.utc_now = local_now
+
+
 def load_handler(code_dir: str, handler: str, layer_dirs: list[str]) -> Any:
     sys.path[:1] = [code_dir, *layer_dirs]
     os.chdir(code_dir)
+    install_clock()
     module_name, _, function_name = handler.rpartition(".")
     return getattr(importlib.import_module(module_name), function_name)
 

@@ -8,7 +8,11 @@ Over the whole main table (local or deployed) and the audit table:
   - every successful transaction has exactly two ledger entries (sent, received) that agree
     with it, a failed one exactly one (sent) and moved nothing;
   - every successful transaction has its audit records (created, debit, credit), and no
-    audit record is flagged as a mismatch.
+    audit record is flagged as a mismatch;
+  - money held in loans' escrows counts with the balances (balances + escrows sum to zero), and
+    for every loan: escrow = its open commitments (nothing once disbursed), funded = all its
+    commitments, and once disbursed, outstanding principal = disbursed - principal repaid, with
+    its repayments' transactions adding up to what its schedule says was paid.
 
     python -m tools.reconcile                 # the running local stack (make reconcile)
     python -m tools.reconcile --stack vaultpay-dev [--region ap-south-1]   # a deployed stack
@@ -48,6 +52,8 @@ class Report:
     audit_records: int = 0
     issued: int = 0
     user_balances: int = 0
+    loans: int = 0
+    escrow: int = 0
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -63,6 +69,8 @@ class Report:
             f"  audit records      {self.audit_records}",
             f"  money issued       Rs {format_paise(self.issued)}",
             f"  held by users      Rs {format_paise(self.user_balances)}",
+            f"  loans              {self.loans}",
+            f"  held in escrow     Rs {format_paise(self.escrow)}",
         ]
         if self.clean:
             lines.append("OK: every check passed")
@@ -77,9 +85,15 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
     accounts: dict[str, Item] = {}
     transactions: dict[str, Item] = {}
     ledger: dict[str, list[Item]] = defaultdict(list)
+    loans: dict[str, Item] = {}
+    commitments: dict[str, list[Item]] = defaultdict(list)
     for item in main_items:
         item_type = item.get("type")
-        if item_type == keys.TYPE_ACCOUNT:
+        if item_type == keys.TYPE_LOAN:
+            loans[item["loan_id"]] = item
+        elif item_type == keys.TYPE_COMMITMENT:
+            commitments[item["loan_id"]].append(item)
+        elif item_type == keys.TYPE_ACCOUNT:
             accounts[item["user_id"]] = item
         elif item_type == keys.TYPE_TXN:
             transactions[item["reference_id"]] = item
@@ -95,9 +109,12 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
     system = accounts.get(SYSTEM_USER_ID)
     report.issued = -int(system["balance"]) if system else 0
     report.user_balances = sum(int(account["balance"]) for user_id, account in accounts.items() if user_id != SYSTEM_USER_ID)
-    total = sum(int(account["balance"]) for account in accounts.values())
+    report.loans = len(loans)
+    report.escrow = sum(int(loan["escrow"]) for loan in loans.values())
+    total = sum(int(account["balance"]) for account in accounts.values()) + report.escrow
     if total != 0:
-        report.violations.append(f"balances sum to {format_paise(total)}, not 0.00")
+        report.violations.append(f"balances and escrows sum to {format_paise(total)}, not 0.00")
+    report.violations.extend(_loan_violations(loans, commitments, transactions))
     welcome_credits = sum(
         int(txn["amount"]) for txn in transactions.values() if txn["kind"] == "WELCOME_CREDIT" and txn["status"] == "SUCCESS"
     )
@@ -143,6 +160,50 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
 
     report.violations.extend(_audit_violations(transactions, audits))
     return report
+
+
+def _loan_violations(loans: dict[str, Item], commitments: dict[str, list[Item]], transactions: dict[str, Item]) -> list[str]:
+    violations = []
+    repaid: Counter[str] = Counter()
+    disbursed: Counter[str] = Counter()
+    for txn in transactions.values():
+        if txn.get("kind") == "LOAN_REPAYMENT":
+            repaid[txn["loan_id"]] += int(txn["amount"])
+        elif txn.get("kind") == "LOAN_DISBURSAL":
+            disbursed[txn["loan_id"]] += int(txn["amount"])
+    for loan_id, loan in sorted(loans.items()):
+        held = sum(int(c["amount"]) for c in commitments[loan_id] if c["status"] == "COMMITTED")
+        in_escrow = held if loan["status"] in ("OPEN", "CANCELLED", "EXPIRED") else 0
+        if int(loan["escrow"]) != in_escrow:
+            violations.append(
+                f"loan {loan_id}: escrow {format_paise(int(loan['escrow']))}, open commitments {format_paise(in_escrow)}"
+            )
+        committed = sum(int(c["amount"]) for c in commitments[loan_id])
+        if int(loan["funded"]) != committed:
+            violations.append(
+                f"loan {loan_id}: funded {format_paise(int(loan['funded']))}, commitments {format_paise(committed)}"
+            )
+        if loan["status"] not in ("ACTIVE", "REPAID", "DEFAULTED"):
+            continue
+        schedule = loan.get("schedule") or []
+        principal_repaid = sum(int(i["principal"]) for i in schedule if i["status"] == "PAID")
+        if disbursed[loan_id] != int(loan["amount"]):
+            violations.append(
+                f"loan {loan_id}: disbursed {format_paise(disbursed[loan_id])} of {format_paise(int(loan['amount']))}"
+            )
+        if int(loan["principal_outstanding"]) != disbursed[loan_id] - principal_repaid or principal_repaid != int(
+            loan["principal_repaid"]
+        ):
+            violations.append(
+                f"loan {loan_id}: outstanding principal {format_paise(int(loan['principal_outstanding']))}, "
+                f"disbursed - repaid = {format_paise(disbursed[loan_id] - principal_repaid)}"
+            )
+        paid = sum(int(i.get("paid_amount", 0)) for i in schedule if i["status"] == "PAID")
+        if repaid[loan_id] != paid:
+            violations.append(
+                f"loan {loan_id}: repayments total {format_paise(repaid[loan_id])}, the schedule {format_paise(paid)}"
+            )
+    return violations
 
 
 def _audit_violations(transactions: dict[str, Item], audits: list[Item]) -> list[str]:

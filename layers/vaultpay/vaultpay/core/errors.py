@@ -262,6 +262,17 @@ class CommitmentBelowMinimum(DomainError):
         self.minimum = minimum
 
 
+class CommitmentLeavesTooLittle(DomainError):
+    """What a commitment would leave unfunded is below the smallest commitment: fund all of it or less."""
+
+    code = "commitment-leaves-too-little"
+
+    def __init__(self, remaining: int, minimum: int) -> None:
+        super().__init__("Commit all that remains, or leave at least the smallest commitment for another lender.")
+        self.remaining = remaining
+        self.minimum = minimum
+
+
 class OwnLoan(DomainError):
     code = "own-loan"
     default_detail = "You cannot lend to your own loan request."

@@ -744,7 +744,6 @@ class DynamoLoanRepository:
             ":amount": txn.amount,
             ":principal": plan.principal,
             ":one": 1,
-            ":zero": 0,
             ":ref": txn.reference_id,
             ":now": iso(plan.now),
         }
@@ -754,6 +753,7 @@ class DynamoLoanRepository:
         )
         if plan.closes:
             borrower_expression += ", loans_repaid = if_not_exists(loans_repaid, :zero) + :one"
+            borrower_values[":zero"] = 0
         items = [
             TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
             TransactItem(

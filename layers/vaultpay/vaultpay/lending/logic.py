@@ -24,6 +24,7 @@ from vaultpay.core.errors import (
     AlreadyCommitted,
     CommitmentAboveRemaining,
     CommitmentBelowMinimum,
+    CommitmentLeavesTooLittle,
     ConcurrentUpdate,
     DuplicateTransaction,
     IdempotencyKeyReused,
@@ -69,7 +70,7 @@ from vaultpay.lending.models import (
     SweepReport,
 )
 from vaultpay.lending.ports import Caps, CommitmentPlan, Disbursal, LoanStore, OverduePlan, RepaymentPlan
-from vaultpay.lending.schedule import BASIS_POINTS, due_dates, installment_plan, split
+from vaultpay.lending.schedule import BASIS_POINTS, due_dates, installment_plan, split_payment
 from vaultpay.wallet.logic import IST
 
 # Fixed forever: loan ids and references already issued are derived from it.
@@ -147,9 +148,13 @@ def late_fee(installment: Installment, late_fee_bp: int) -> int:
     return (2 * (installment.principal + installment.interest) * late_fee_bp + BASIS_POINTS) // (2 * BASIS_POINTS)
 
 
-def lender_parts(amount: int, commitments: Sequence[CommitmentRecord]) -> list[int]:
-    """``amount`` among the lenders by their commitments, in commitment order (``schedule.split``)."""
-    return split(amount, [commitment.amount for commitment in commitments])
+def lender_parts(paid_before: int, amount: int, commitments: Sequence[CommitmentRecord]) -> list[int]:
+    """A payment among the lenders by their commitments, in commitment order (``schedule.split_payment``)."""
+    return split_payment(paid_before, amount, [commitment.amount for commitment in commitments])
+
+
+def paid_so_far(schedule: Sequence[Installment]) -> int:
+    return sum(installment.paid_amount for installment in schedule if installment.status == "PAID")
 
 
 @dataclass(frozen=True)
@@ -308,6 +313,10 @@ class LendingService:
         minimum = min(self.policy.min_commitment, remaining)
         if amount < minimum:
             return CommitmentBelowMinimum(minimum)
+        if amount != remaining and remaining - amount < self.policy.min_commitment:
+            # Every share is at least the minimum (or the whole request): what is left must be
+            # something the next lender can commit.
+            return CommitmentLeavesTooLittle(remaining, self.policy.min_commitment)
         if loan.lender_count + 1 == self.policy.caps.lenders_per_loan and amount != remaining:
             # Otherwise the request could never fill: its last lender takes the whole remainder.
             return LoanLendersFull("Only one more lender may join this loan, and they must fund all that remains.")
@@ -463,11 +472,8 @@ class LendingService:
                     }
                 )
             )
-        legs = [0] * len(commitments)
-        for installment in paid:
-            for index, part in enumerate(lender_parts(installment.paid_amount, commitments)):
-                legs[index] += part
         total = sum(installment.paid_amount for installment in paid)
+        legs = lender_parts(paid_so_far(loan.schedule), total, commitments)
         numbers = [installment.number for installment in paid]
         remaining = [i for i in loan.unpaid if i.number not in numbers]
         if prepay:
@@ -679,10 +685,12 @@ class LendingService:
         index = next((n for n, c in enumerate(lent) if c.lender.user_id == mine.lender.user_id), None)
         installments: list[ShareInstallment] = []
         if index is not None and loan.status not in ("CANCELLED", "EXPIRED"):
-            for installment in schedule:
+            running = 0
+            for installment in sorted(schedule, key=lambda i: (i.status != "PAID", i.number)):
                 paid = installment.status == "PAID"
                 amount = installment.paid_amount if paid else installment.amount_due
-                part = lender_parts(amount, lent)[index] if amount else 0
+                part = lender_parts(running, amount, lent)[index] if amount else 0
+                running += amount
                 installments.append(
                     ShareInstallment(
                         number=installment.number, expected=part, received=part if paid else 0, status=installment.status

@@ -9,6 +9,11 @@
   remainder method (Hamilton): everyone gets the floor of their exact part, and the paise left
   over go one each to the largest fractional parts, ties to the earlier commitment. The splits
   add up exactly to the amount and nobody is more than one paisa from their exact part.
+- ``split_payment``: the lenders' parts of one payment of a loan, as the difference between what
+  the loan has paid each lender after it and before it (``allocate``: lender k gets
+  floor(T*P_k/S) - floor(T*P_(k-1)/S) of a total T, P_k the shares up to k). Each payment's parts
+  add up exactly to it, and over the loan's life every lender is within one paisa of their exact
+  share: rounding never favours the same lender payment after payment.
 - ``due_dates``: the same day of the month as the disbursal, one month apart, clamped to the
   month's last day (a loan disbursed on 31 January is due on 28/29 February, then 31 March).
 """
@@ -82,6 +87,31 @@ def split(amount: int, shares: Sequence[int]) -> list[int]:
     for index in by_remainder[:left]:
         floors[index] += 1
     return floors
+
+
+def allocate(total: int, shares: Sequence[int]) -> list[int]:
+    """``total`` among ``shares`` by cumulative boundaries: sums exactly, each within one paisa."""
+    if total < 0 or not shares or any(share <= 0 for share in shares):
+        raise ValueError("a non-negative total and positive shares are needed")
+    whole = sum(shares)
+    bounds = [0]
+    running = 0
+    for share in shares:
+        running += share
+        bounds.append(total * running // whole)
+    return [bounds[index + 1] - bounds[index] for index in range(len(shares))]
+
+
+def split_payment(paid_before: int, amount: int, shares: Sequence[int]) -> list[int]:
+    """The parts of a payment of ``amount`` after ``paid_before`` had been paid on the same loan.
+    A part could come out at minus one paisa only when a lender's share of the payment is below a
+    paisa (a payment far smaller than the loan's smallest share allows): then the payment is
+    split on its own (``split``), still exactly."""
+    parts = [
+        after - before
+        for after, before in zip(allocate(paid_before + amount, shares), allocate(paid_before, shares), strict=True)
+    ]
+    return parts if min(parts) >= 0 else split(amount, shares)
 
 
 def add_months(start: date, months: int) -> date:

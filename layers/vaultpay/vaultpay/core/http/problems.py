@@ -67,6 +67,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.LendingCapExceeded: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.CommitmentBelowMinimum: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.OwnLoan: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.CommitmentLeavesTooLittle: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.LoanNotOpen: HTTPStatus.CONFLICT,
     errors.CommitmentAboveRemaining: HTTPStatus.CONFLICT,
     errors.AlreadyCommitted: HTTPStatus.CONFLICT,
@@ -153,8 +154,10 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
             extensions.update(cap=error.cap, limit=format_paise(error.limit), remaining=format_paise(error.remaining))
         if isinstance(error, errors.CommitmentAboveRemaining):
             extensions["remaining"] = format_paise(error.remaining)
-        if isinstance(error, errors.CommitmentBelowMinimum):
+        if isinstance(error, (errors.CommitmentBelowMinimum, errors.CommitmentLeavesTooLittle)):
             extensions["minimum"] = format_paise(error.minimum)
+        if isinstance(error, errors.CommitmentLeavesTooLittle):
+            extensions["remaining"] = format_paise(error.remaining)
         if isinstance(error, errors.DailyLimitExceeded):
             extensions["limit"] = format_paise(error.limit)
             extensions["remaining"] = format_paise(error.remaining)
