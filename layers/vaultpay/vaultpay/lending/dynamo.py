@@ -815,7 +815,9 @@ class DynamoLoanRepository:
         loan = plan.loan
         positions = {installment.number: index for index, installment in enumerate(loan.schedule)}
         values: dict[str, Any] = {":one": 1}
-        names = {"#status": "status", "#schedule": "schedule"}
+        names = {"#status": "status"}
+        if plan.overdue:
+            names["#schedule"] = "schedule"
         sets = ["version = version + :one"]
         for installment in plan.overdue:
             index = positions[installment.number]
