@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from vaultpay.core.models import Money, Paise, RequestModel, ResponseModel, Timestamp, no_control_characters
-from vaultpay.core.money import format_paise, parse_amount
+from vaultpay.core.money import format_paise, paise_from_wire, parse_amount
 from vaultpay.core.records import PartyRef
 
 LoanStatus = Literal["OPEN", "ACTIVE", "REPAID", "CANCELLED", "EXPIRED", "DEFAULTED"]
@@ -118,6 +118,7 @@ AnnualRate = Annotated[
 
 RatePercent = Annotated[
     int,
+    BeforeValidator(paise_from_wire),  # read back as written (a replayed response)
     PlainSerializer(format_paise, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["14.50"]}, mode="serialization"),
 ]
