@@ -40,7 +40,7 @@ from tools.reconcile import scan
 
 REPORT = ROOT / "docs" / "benchmarks.md"
 HELLO = Path(__file__).with_name("hello")
-FUNCTION_FOLDERS = ("health", "authorizer", "identity", "vault", "wallet", "audit")
+FUNCTION_FOLDERS = ("health", "authorizer", "identity", "vault", "wallet", "lending", "audit")
 
 
 @dataclass
@@ -294,7 +294,7 @@ def calls_per_operation(stack: RunningStack, results: Results) -> None:
     receiver = Api(stack.url).register()
     measurements: list[tuple[str, Counter[str]]] = []
     with counted_calls() as counts:
-        handlers = {folder: load_function(folder) for folder in ("identity", "vault", "wallet", "authorizer")}
+        handlers = {folder: load_function(folder) for folder in ("identity", "vault", "wallet", "authorizer", "lending")}
 
         def invoke(folder: str, event: dict[str, Any]) -> Any:
             response = handlers[folder].lambda_handler(event, LambdaContextStub())
@@ -339,6 +339,7 @@ def calls_per_operation(stack: RunningStack, results: Results) -> None:
         measure(
             "history page", "wallet", lambda: http_event("GET", "/api/wallet/history/", query={"limit": "20"}, user_id=user["id"])
         )
+        lending_calls(stack, measure, user["id"])
     targets = {"transfer (first time)": 5, "transfer (replay)": 1, "history page": 1, "balance": 1}
     rows = []
     for label, counted in measurements:
@@ -349,6 +350,132 @@ def calls_per_operation(stack: RunningStack, results: Results) -> None:
         rows.append([label, str(dynamodb), str(other), detail, f"<= {target}: {met(dynamodb <= target)}" if target else ""])
     results.table(
         "AWS calls per operation (warm container)", ["operation", "DynamoDB calls", "other AWS calls", "calls", "target"], rows
+    )
+
+
+def lending_calls(stack: RunningStack, measure: Callable[..., Any], borrower_id: str) -> None:
+    """Calls of a loan request, a commitment, the commitment that disburses (ten lenders before
+    it), a repayment to eleven lenders and its replay."""
+    from tests.support.events import http_event
+
+    api = Api(stack.url)
+    lenders = [api.register() for _ in range(11)]
+
+    def post(path: str, body: dict[str, Any], user_id: str, key: str) -> Callable[[], dict[str, Any]]:
+        return lambda: http_event("POST", path, body=body, headers={"idempotency-key": key}, user_id=user_id)
+
+    terms = {"amount": "5500.00", "tenure_months": 12, "annual_rate": "14.50", "purpose": "Benchmark"}
+    measure(
+        "loan: quote",
+        "lending",
+        lambda: http_event(
+            "GET",
+            "/api/loans/quote/",
+            query={"amount": "5500", "tenure_months": "12", "annual_rate": "14.5"},
+            user_id=borrower_id,
+        ),
+    )
+    loan_id = measure("loan: request", "lending", post("/api/loans/", terms, borrower_id, str(uuid.uuid4())), warm=False)["id"]
+    commitments = f"/api/loans/{loan_id}/commitments/"
+    measure("loan: commitment", "lending", post(commitments, {"amount": "500.00"}, lenders[0].id, str(uuid.uuid4())), warm=False)
+    for lender in lenders[1:10]:
+        assert (
+            api.post(
+                commitments, {"amount": "500.00"}, user=api.login(lender), headers={"Idempotency-Key": str(uuid.uuid4())}
+            ).status_code
+            == 201
+        )
+    measure(
+        "loan: commitment that disburses (10 lenders before)",
+        "lending",
+        post(commitments, {"amount": "500.00"}, lenders[10].id, str(uuid.uuid4())),
+        warm=False,
+    )
+    repayment = post(f"/api/loans/{loan_id}/repayments/", {}, borrower_id, str(uuid.uuid4()))
+    measure("loan: repayment to 11 lenders", "lending", repayment, warm=False)
+    measure("loan: repayment (replay)", "lending", repayment, warm=False)
+    measure("loan: detail", "lending", lambda: http_event("GET", f"/api/loans/{loan_id}/", user_id=borrower_id))
+
+
+def lending_throughput(stack: RunningStack, results: Results) -> None:
+    """Commitments and repayments through the gateway, 16 clients at once, each on its own loans."""
+    api = Api(stack.url)
+    borrowers = [api.new_user() for _ in range(8)]
+    lenders = [api.new_user() for _ in range(16)]
+    loans = []
+    for borrower in borrowers:
+        response = api.post(
+            "/api/loans/",
+            {"amount": "9000.00", "tenure_months": 12, "annual_rate": "14.50", "purpose": "Benchmark"},
+            user=borrower,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        loans.append((borrower, response.json()["id"]))
+
+    def commit_all(lender: User) -> list[float]:
+        client, latencies = Api(stack.url), []
+        for _, loan_id in loans:  # 16 lenders x Rs 500 = Rs 8,000 of each Rs 9,000 request: none fills
+            started = time.perf_counter()
+            response = client.post(
+                f"/api/loans/{loan_id}/commitments/",
+                {"amount": "500.00"},
+                user=lender,
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 201, response.text
+        return latencies
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        commit_latencies = [latency for batch in pool.map(commit_all, lenders) for latency in batch]
+    commit_rate = len(commit_latencies) / (time.perf_counter() - started)
+    # Fill each request (one more lender, Rs 1,000): 8 active loans of 17 lenders each.
+    closer = api.new_user()
+    for _, loan_id in loans:
+        response = api.post(
+            f"/api/loans/{loan_id}/commitments/",
+            {"amount": "1000.00"},
+            user=closer,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert response.status_code == 201, response.text
+
+    def repay_all(borrower_loan: tuple[User, str]) -> list[float]:
+        borrower, loan_id = borrower_loan
+        client, latencies = Api(stack.url), []
+        for _ in range(6):
+            started = time.perf_counter()
+            response = client.post(
+                f"/api/loans/{loan_id}/repayments/", {}, user=borrower, headers={"Idempotency-Key": str(uuid.uuid4())}
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 201, response.text
+        return latencies
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        repay_latencies = [latency for batch in pool.map(repay_all, loans) for latency in batch]
+    repay_rate = len(repay_latencies) / (time.perf_counter() - started)
+    results.table(
+        "Lending throughput through the gateway",
+        ["operation", "clients", "operations", "per second", "p50 / p99 ms"],
+        [
+            [
+                "commitment (Rs 500, none fills)",
+                "16",
+                str(len(commit_latencies)),
+                f"{commit_rate:.0f}",
+                f"{percentile(commit_latencies, 0.5):.0f} / {percentile(commit_latencies, 0.99):.0f}",
+            ],
+            [
+                "repayment to 17 lenders",
+                "8",
+                str(len(repay_latencies)),
+                f"{repay_rate:.0f}",
+                f"{percentile(repay_latencies, 0.5):.0f} / {percentile(repay_latencies, 0.99):.0f}",
+            ],
+        ],
     )
 
 
@@ -613,6 +740,10 @@ METHOD = """\
   audits (gateway, 16 wallet workers, DynamoDB Local): a saturating load starves it, and what it
   does once the load eases is in "caught up s after load". On AWS it runs on its own compute.
   Stream poller at 0.2 s intervals, batches of up to 100 records as in the template.
+- **Lending**: calls counted as for transfers (a request, a commitment, the commitment that
+  disburses with ten lenders before it, a repayment to eleven lenders, its replay). Throughput:
+  16 lenders each commit Rs 500 to 8 open requests at once (no request fills), then 8 borrowers
+  each pay 6 installments of their loan (17 lenders each: 36 items per transaction) at once.
 - **Memory**: peak resident set (VmHWM) of every worker process of each function after the load.
 """
 
@@ -633,6 +764,8 @@ def main() -> None:
         print("throughput (1, 4, 16 clients; gateway and raw side by side)...", flush=True)
         throughput(stack, results, runs, seconds)
         worker_memory(stack, results)
+        print("lending throughput...", flush=True)
+        lending_throughput(stack, results)
         print("history scaling...", flush=True)
         history_scaling(stack, results, history_requests)
     print(write_report(results, args.quick))
