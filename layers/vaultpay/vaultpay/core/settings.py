@@ -108,7 +108,7 @@ class LendingSettings(_Settings):
     max_annual_rate_bp: int = Field(default=3600, ge=1, le=99_999)  # 36.00 %
     max_funding_days: int = Field(default=14, ge=1, le=14)
     # A repayment credits every lender in one transaction of 4 + 2 per lender items (DynamoDB: 100),
-    # and the commitment that fills a request writes 11 + 2 per earlier lender: 44 at most.
+    # and the commitment that fills a request writes 10 + 2 per earlier lender: 44 at most (96 items).
     max_lenders_per_loan: int = Field(default=40, ge=1, le=44)
     late_fee_bp: int = Field(default=200, ge=0, le=2_000)  # once per overdue installment: 2 % of it
     default_after_days: int = Field(default=90, ge=1)

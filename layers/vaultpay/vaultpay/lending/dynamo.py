@@ -2,9 +2,9 @@
 TransactWriteItems whose conditions are the rules (balance, remainder, deadline, caps, status).
 
 Item counts (DynamoDB allows 100 per transaction): a commitment writes 5 items; the one that fills
-a request 9 plus 2 for each earlier lender (their commitment's transaction and ledger entry turn
-SUCCESS) and 2 open-index deletions; a repayment 4 plus 2 per lender (account, ledger entry). With
-at most 40 lenders a loan's largest transaction is 89 items.
+a request 10 (with the disbursal and the 2 open-index deletions) plus 2 for each earlier lender
+(their commitment's transaction and ledger entry turn SUCCESS); a repayment 4 plus 2 per lender
+(account, ledger entry). With at most 40 lenders a loan's largest transaction is 88 items.
 """
 
 from __future__ import annotations
