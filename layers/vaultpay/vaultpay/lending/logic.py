@@ -297,7 +297,9 @@ class LendingService:
                 return replay
             except LoanChanged:
                 continue
-            return CommitmentOutcome(receipt=self._commitment_receipt(txn, loan, lender_id, disbursal is not None))
+            # What the transaction's conditions guarantee the loan became: no read needed.
+            after = loan.model_copy(update={"funded": loan.funded + request.amount, "status": "ACTIVE" if disbursal else "OPEN"})
+            return CommitmentOutcome(receipt=self._commitment_receipt(txn, after, lender_id))
         raise LoanChanged()
 
     def _commitment_refusal(self, loan: LoanRecord, lender_id: str, amount: int, now: datetime) -> Exception | None:
@@ -354,22 +356,21 @@ class LendingService:
             return None
         if original.loan_id != loan_id or original.amount != request.amount:
             raise IdempotencyKeyReused()
-        loan = self._loan(loan_id)
-        receipt = self._commitment_receipt(original, loan, lender_id, original.status == "SUCCESS")
+        receipt = self._commitment_receipt(original, self._loan(loan_id), lender_id)
         return CommitmentOutcome(receipt=receipt, replayed=True)
 
-    def _commitment_receipt(self, txn: TransactionRecord, loan: LoanRecord, lender_id: str, disbursed: bool) -> CommitmentReceipt:
+    def _commitment_receipt(self, txn: TransactionRecord, loan: LoanRecord, lender_id: str) -> CommitmentReceipt:
+        """The commitment and the loan as it stands (a replay: now, maybe disbursed since)."""
         balance = self.store.get_balance(lender_id)
         if balance is None:
             raise UserNotFound()
-        current = self.store.get_loan(loan.loan_id) or loan
         return CommitmentReceipt(
             reference_id=txn.reference_id,
             loan_id=loan.loan_id,
             amount=txn.amount,
-            status="SUCCESS" if disbursed or txn.status == "SUCCESS" else "PENDING",
-            funded=current.funded,
-            loan_status=current.status,
+            status="REFUNDED" if txn.status == "REFUNDED" else ("SUCCESS" if txn.status == "SUCCESS" else "PENDING"),
+            funded=loan.funded,
+            loan_status=loan.status,
             balance=balance,
             created_at=txn.created_at,
         )
@@ -555,7 +556,7 @@ class LendingService:
         )
 
     # ------------------------------------------------------------ the scheduled sweep
-    def sweep(self, *, batch: int = 100) -> SweepReport:
+    def sweep(self, *, batch: int = 1000) -> SweepReport:
         """Expire requests past their deadline and refund them, finish refunds left over, collect
         installments due, mark what cannot be collected OVERDUE, and default loans overdue too long.
         Every step is conditional: safe to run twice, or two at once."""

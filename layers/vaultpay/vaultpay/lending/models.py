@@ -234,8 +234,8 @@ class CommitmentReceipt(ResponseModel):
     reference_id: str
     loan_id: str
     amount: Money
-    status: Literal["PENDING", "SUCCESS"] = Field(
-        description="PENDING in escrow; SUCCESS when this commitment disbursed the loan."
+    status: Literal["PENDING", "SUCCESS", "REFUNDED"] = Field(
+        description="PENDING in escrow; SUCCESS once the loan is disbursed (by this commitment, or since); REFUNDED."
     )
     funded: Money
     loan_status: LoanStatus
