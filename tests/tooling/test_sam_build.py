@@ -81,7 +81,8 @@ def test_the_layer_carries_the_vaultpay_package_and_the_functions_their_handlers
 
 
 TEST_ONLY_MARKERS = re.compile(
-    r"VAULTPAY_FAULT_PLAN|fault_plan|fcntl|os\._exit|^\s*(?:import|from)\s+(?:moto|pytest|local|tests)\b", re.MULTILINE
+    r"VAULTPAY_FAULT_PLAN|VAULTPAY_CLOCK_FILE|fault_plan|clock-offset|/_local/|fcntl|os\._exit|^\s*(?:import|from)\s+(?:moto|pytest|local|tests)\b",
+    re.MULTILINE,
 )
 
 
