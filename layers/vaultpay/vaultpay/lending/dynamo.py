@@ -701,45 +701,68 @@ class DynamoLoanRepository:
             return False
         return True
 
-    def _loan_version_condition(self, loan: LoanRecord, values: dict[str, Any]) -> str:
-        values[":version"] = loan.version
-        values[":active"] = "ACTIVE"
-        return "version = :version AND #status = :active"
-
-    def repay(self, plan: RepaymentPlan) -> None:
-        loan, txn = plan.loan, plan.txn
+    def _active_loan_update(
+        self,
+        loan: LoanRecord,
+        installments: tuple[Installment, ...],
+        sets: list[str],
+        values: dict[str, Any],
+        *,
+        closes_as: str | None,
+        next_attempt_at: Any,
+        now: Any,
+    ) -> TransactItem:
+        """An update of an ACTIVE loan exactly as read (its version): the installments given
+        replaced in its schedule, ``sets`` applied, then either closed as ``closes_as`` (leaving
+        the sweeper's index) or due for collection again at ``next_attempt_at``."""
         positions = {installment.number: index for index, installment in enumerate(loan.schedule)}
-        values: dict[str, Any] = {
-            ":principal": plan.principal,
-            ":interest": plan.interest,
-            ":fee": plan.late_fee,
-            ":one": 1,
-        }
-        names = {"#status": "status", "#schedule": "schedule"}
-        sets = [
-            "principal_outstanding = principal_outstanding - :principal",
-            "principal_repaid = principal_repaid + :principal",
-            "interest_paid = interest_paid + :interest",
-            "late_fees_paid = late_fees_paid + :fee",
-            "version = version + :one",
-        ]
-        for installment in plan.paid:
+        values = {**values, ":one": 1, ":version": loan.version, ":active": "ACTIVE"}
+        names = {"#status": "status"}
+        sets = [*sets, "version = version + :one"]
+        for installment in installments:
             index = positions[installment.number]
+            names["#schedule"] = "schedule"
             values[f":i{index}"] = _installment_map(installment)
             sets.append(f"#schedule[{index}] = :i{index}")
         removes: list[str] = []
-        if plan.closes:
-            values[":repaid"] = "REPAID"
-            values[":now"] = iso(plan.now)
-            sets += ["#status = :repaid", "closed_at = :now"]
+        if closes_as is not None:
+            values.update({":closed": closes_as, ":now": iso(now)})
+            sets += ["#status = :closed", "closed_at = :now"]
             removes = ["GSI2PK", "GSI2SK", "next_attempt_at"]
-        elif plan.next_attempt_at is not None:
-            next_attempt = iso(plan.next_attempt_at)
-            values[":next"] = next_attempt
-            values[":gsi2sk"] = _position(next_attempt, loan.loan_id)
+        elif next_attempt_at is not None:
+            next_attempt = iso(next_attempt_at)
+            values.update({":next": next_attempt, ":gsi2sk": _position(next_attempt, loan.loan_id)})
             sets += ["next_attempt_at = :next", "GSI2SK = :gsi2sk"]
-        condition = self._loan_version_condition(loan, values)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return TransactItem(
+            _update(
+                self._main,
+                keys.key(keys.loan_pk(loan.loan_id), keys.LOAN_SK),
+                expression,
+                values,
+                names=names,
+                condition="version = :version AND #status = :active",
+            ),
+            on_condition_failed=_loan_changed,
+            precedence=1,
+        )
+
+    def repay(self, plan: RepaymentPlan) -> None:
+        loan, txn = plan.loan, plan.txn
+        loan_update = self._active_loan_update(
+            loan,
+            plan.paid,
+            [
+                "principal_outstanding = principal_outstanding - :principal",
+                "principal_repaid = principal_repaid + :principal",
+                "interest_paid = interest_paid + :interest",
+                "late_fees_paid = late_fees_paid + :fee",
+            ],
+            {":principal": plan.principal, ":interest": plan.interest, ":fee": plan.late_fee},
+            closes_as="REPAID" if plan.closes else None,
+            next_attempt_at=plan.next_attempt_at,
+            now=plan.now,
+        )
         borrower_values: dict[str, Any] = {
             ":amount": txn.amount,
             ":principal": plan.principal,
@@ -756,18 +779,7 @@ class DynamoLoanRepository:
             borrower_values[":zero"] = 0
         items = [
             TransactItem(keys.put(self._main, keys.transaction_item(txn), unique=True), on_condition_failed=_duplicate),
-            TransactItem(
-                _update(
-                    self._main,
-                    keys.key(keys.loan_pk(loan.loan_id), keys.LOAN_SK),
-                    expression,
-                    values,
-                    names=names,
-                    condition=condition,
-                ),
-                on_condition_failed=_loan_changed,
-                precedence=1,
-            ),
+            loan_update,
             TransactItem(
                 _update(
                     self._main,
@@ -813,40 +825,15 @@ class DynamoLoanRepository:
 
     def mark_overdue(self, plan: OverduePlan) -> None:
         loan = plan.loan
-        positions = {installment.number: index for index, installment in enumerate(loan.schedule)}
-        values: dict[str, Any] = {":one": 1}
-        names = {"#status": "status"}
-        if plan.overdue:
-            names["#schedule"] = "schedule"
-        sets = ["version = version + :one"]
-        for installment in plan.overdue:
-            index = positions[installment.number]
-            values[f":i{index}"] = _installment_map(installment)
-            sets.append(f"#schedule[{index}] = :i{index}")
-        removes: list[str] = []
-        if plan.defaulted:
-            values[":defaulted"] = "DEFAULTED"
-            values[":now"] = iso(plan.now)
-            sets += ["#status = :defaulted", "closed_at = :now"]
-            removes = ["GSI2PK", "GSI2SK", "next_attempt_at"]
-        elif plan.next_attempt_at is not None:
-            next_attempt = iso(plan.next_attempt_at)
-            values[":next"] = next_attempt
-            values[":gsi2sk"] = _position(next_attempt, loan.loan_id)
-            sets += ["next_attempt_at = :next", "GSI2SK = :gsi2sk"]
-        condition = self._loan_version_condition(loan, values)
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         items = [
-            TransactItem(
-                _update(
-                    self._main,
-                    keys.key(keys.loan_pk(loan.loan_id), keys.LOAN_SK),
-                    expression,
-                    values,
-                    names=names,
-                    condition=condition,
-                ),
-                on_condition_failed=_loan_changed,
+            self._active_loan_update(
+                loan,
+                plan.overdue,
+                [],
+                {},
+                closes_as="DEFAULTED" if plan.defaulted else None,
+                next_attempt_at=plan.next_attempt_at,
+                now=plan.now,
             )
         ]
         record_sets = []
@@ -872,21 +859,4 @@ class DynamoLoanRepository:
         self._write(items)
 
     def postpone(self, loan: LoanRecord, next_attempt_at: Any) -> None:
-        next_attempt = iso(next_attempt_at)
-        values: dict[str, Any] = {":next": next_attempt, ":gsi2sk": _position(next_attempt, loan.loan_id)}
-        condition = self._loan_version_condition(loan, values)
-        self._write(
-            [
-                TransactItem(
-                    _update(
-                        self._main,
-                        keys.key(keys.loan_pk(loan.loan_id), keys.LOAN_SK),
-                        "SET next_attempt_at = :next, GSI2SK = :gsi2sk",
-                        values,
-                        names={"#status": "status"},
-                        condition=condition,
-                    ),
-                    on_condition_failed=_loan_changed,
-                )
-            ]
-        )
+        self._write([self._active_loan_update(loan, (), [], {}, closes_as=None, next_attempt_at=next_attempt_at, now=None)])
