@@ -11,15 +11,14 @@ move each thing once.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from vaultpay.core.cursor import decode_cursor as _decode_cursor
+from vaultpay.core.cursor import encode_cursor
 from vaultpay.core.errors import (
     AlreadyCommitted,
     CommitmentAboveRemaining,
@@ -29,7 +28,6 @@ from vaultpay.core.errors import (
     DuplicateTransaction,
     IdempotencyKeyReused,
     InsufficientFunds,
-    InvalidCursor,
     LendingCapExceeded,
     LoanChanged,
     LoanLendersFull,
@@ -125,22 +123,8 @@ def start_of_ist_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=IST).astimezone(UTC)
 
 
-def encode_cursor(position: str, scope: str) -> str:
-    payload = json.dumps({"p": position, "s": scope}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str, scope: str) -> str:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-    if not isinstance(payload, dict) or payload.get("s") != scope:
-        raise InvalidCursor()
-    position = payload.get("p")
-    if not isinstance(position, str) or not _POSITION_PATTERN.match(position):
-        raise InvalidCursor()
-    return position
+    return _decode_cursor(cursor, scope, _POSITION_PATTERN)
 
 
 def late_fee(installment: Installment, late_fee_bp: int) -> int:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from vaultpay.core import cursor as cursors
 from vaultpay.core.errors import (
     AmountAboveLimit,
     ConcurrentUpdate,
@@ -18,7 +16,6 @@ from vaultpay.core.errors import (
     DuplicateTransaction,
     IdempotencyKeyReused,
     InsufficientFunds,
-    InvalidCursor,
     MalformedIdempotencyKey,
     MissingIdempotencyKey,
     ReceiverNotFound,
@@ -86,23 +83,12 @@ def _who_may_see(txn: TransactionRecord) -> tuple[str, ...]:
 
 
 def encode_cursor(position: str, direction: Direction | None) -> str:
-    payload = json.dumps({"p": position, "d": direction or "all"}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return cursors.encode_cursor(position, direction or "all")
 
 
 def decode_cursor(cursor: str, direction: Direction | None) -> str:
-    """The position inside the caller's own partition. The partition itself is never taken from
-    the cursor, so no cursor can read another user's history."""
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-    if not isinstance(payload, dict) or payload.get("d") != (direction or "all"):
-        raise InvalidCursor()
-    position = payload.get("p")
-    if not isinstance(position, str) or not _POSITION_PATTERN.match(position):
-        raise InvalidCursor()
-    return position
+    """The position inside the caller's own partition (``core.cursor``)."""
+    return cursors.decode_cursor(cursor, direction or "all", _POSITION_PATTERN)
 
 
 @dataclass(frozen=True)
