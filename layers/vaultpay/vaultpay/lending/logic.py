@@ -81,6 +81,7 @@ _ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _POSITION_PATTERN = re.compile(rf"^([0-9]{{2,5}}#)?{_TIME}#{_ID}$")
 _ATTEMPTS = 4  # reads and decisions again when the loan changed under a transaction
 _COLLECT_ATTEMPTS = 40  # a loan's installments (at most 36) and a few changes under the sweep
+PREPAYMENT_NOTE = "Prepayment: the loan repaid in full"  # also how a replay tells a prepayment from an installment
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,7 @@ class LendingService:
         numbers = [installment.number for installment in paid]
         remaining = [i for i in loan.unpaid if i.number not in numbers]
         if prepay:
-            note = "Prepayment: the loan repaid in full"
+            note = PREPAYMENT_NOTE
         elif automatic:
             note = f"Installment {numbers[0]} of {loan.tenure_months} (auto-debit)"
         else:
@@ -518,7 +519,7 @@ class LendingService:
         original = self.store.get_transaction(reference_id)
         if original is None:
             return None
-        if original.loan_id != loan_id:
+        if original.loan_id != loan_id or (original.note == PREPAYMENT_NOTE) != request.prepay:
             raise IdempotencyKeyReused()
         loan = self._loan(loan_id)
         paid = [i for i in loan.schedule if i.reference_id == reference_id]
