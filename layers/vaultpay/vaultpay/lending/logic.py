@@ -684,13 +684,17 @@ class LendingService:
     ) -> LenderShare:
         lent = [c for c in commitments if c.status == "COMMITTED"] if loan.status != "OPEN" else list(commitments)
         index = next((n for n, c in enumerate(lent) if c.lender.user_id == mine.lender.user_id), None)
+        shares = [c.amount for c in lent]
+        if loan.status == "OPEN" and loan.funded < loan.amount:
+            # Not yet funded: the lenders still to come take their part of every installment too.
+            shares.append(loan.amount - loan.funded)
         installments: list[ShareInstallment] = []
         if index is not None and loan.status not in ("CANCELLED", "EXPIRED"):
             running = 0
             for installment in sorted(schedule, key=lambda i: (i.status != "PAID", i.number)):
                 paid = installment.status == "PAID"
                 amount = installment.paid_amount if paid else installment.amount_due
-                part = lender_parts(running, amount, lent)[index] if amount else 0
+                part = split_payment(running, amount, shares)[index] if amount else 0
                 running += amount
                 installments.append(
                     ShareInstallment(
