@@ -321,6 +321,24 @@ class LendingService:
         if loan.lender_count + 1 == self.policy.caps.lenders_per_loan and amount != remaining:
             # Otherwise the request could never fill: its last lender takes the whole remainder.
             return LoanLendersFull("Only one more lender may join this loan, and they must fund all that remains.")
+        caps = self.policy.caps
+        # The store checks a cap against what the lender has already lent, and has nothing to check
+        # before their first commitment (to anyone, or to this borrower): one commitment alone past a
+        # cap is refused here.
+        if amount > caps.lender_total:
+            return LendingCapExceeded(
+                "This would take what you have lent on the platform past the cap.",
+                cap="lender_total",
+                limit=caps.lender_total,
+                remaining=caps.lender_total,
+            )
+        if amount > caps.lender_to_borrower:
+            return LendingCapExceeded(
+                "This would take what you have lent to this borrower past the cap.",
+                cap="lender_to_borrower",
+                limit=caps.lender_to_borrower,
+                remaining=caps.lender_to_borrower,
+            )
         return None
 
     def _disbursal(self, loan: LoanRecord, earlier: tuple[CommitmentRecord, ...], now: datetime) -> Disbursal:
