@@ -3,7 +3,8 @@ of shares the platform allows (₹1,000 to ₹10,00,000, 0.01 % to 36 % a year, 
 up to 40 lenders of at least ₹500 each).
 
 The expected values are computed here in integers, independently of ``schedule``'s fractions.
-Hypothesis is derandomized (the same examples every run) and kept small, so the unit tier stays fast.
+Hypothesis is derandomized (the same examples every run) and kept small, so the unit tier stays fast
+(they were also run once with 1,500 and 600 random examples each, all passing).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from vaultpay.lending.schedule import (
     split_payment,
 )
 
-PROPERTY = settings(max_examples=80, derandomize=True, deadline=None)
-WHOLE_LOANS = settings(max_examples=40, derandomize=True, deadline=None)
+PROPERTY = settings(max_examples=50, derandomize=True, deadline=None)
+WHOLE_LOANS = settings(max_examples=25, derandomize=True, deadline=None)
 
 MIN_LOAN = 100_000  # ₹1,000
 MAX_LOAN = 100_000_000  # ₹10,00,000 (the borrower's cap)
