@@ -327,6 +327,7 @@ def test_a_failed_transaction_is_shown_to_its_sender_only(wallet: WalletService)
     with pytest.raises(InsufficientFunds) as refused:
         wallet.transfer(CAROL.user_id, "key-00000001", send("10.00"))
     reference = refused.value.reference_id
+    assert reference is not None
     assert wallet.transaction(CAROL.user_id, reference).status == "FAILED"
     with pytest.raises(TransactionNotFound):
         wallet.transaction(BOB.user_id, reference)
