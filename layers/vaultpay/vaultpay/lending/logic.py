@@ -79,6 +79,7 @@ _ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _POSITION_PATTERN = re.compile(rf"^([0-9]{{2,5}}#)?{_TIME}#{_ID}$")
 _ATTEMPTS = 4  # reads and decisions again when the loan changed under a transaction
 _COLLECT_ATTEMPTS = 40  # a loan's installments (at most 36) and a few changes under the sweep
+PREPAYMENT_NOTE = "Prepayment: the loan repaid in full"  # also how a replay tells a prepayment from an installment
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,24 @@ class LendingService:
         if loan.lender_count + 1 == self.policy.caps.lenders_per_loan and amount != remaining:
             # Otherwise the request could never fill: its last lender takes the whole remainder.
             return LoanLendersFull("Only one more lender may join this loan, and they must fund all that remains.")
+        caps = self.policy.caps
+        # The store checks a cap against what the lender has already lent, and has nothing to check
+        # before their first commitment (to anyone, or to this borrower): one commitment alone past a
+        # cap is refused here.
+        if amount > caps.lender_total:
+            return LendingCapExceeded(
+                "This would take what you have lent on the platform past the cap.",
+                cap="lender_total",
+                limit=caps.lender_total,
+                remaining=caps.lender_total,
+            )
+        if amount > caps.lender_to_borrower:
+            return LendingCapExceeded(
+                "This would take what you have lent to this borrower past the cap.",
+                cap="lender_to_borrower",
+                limit=caps.lender_to_borrower,
+                remaining=caps.lender_to_borrower,
+            )
         return None
 
     def _disbursal(self, loan: LoanRecord, earlier: tuple[CommitmentRecord, ...], now: datetime) -> Disbursal:
@@ -462,7 +481,7 @@ class LendingService:
         numbers = [installment.number for installment in paid]
         remaining = [i for i in loan.unpaid if i.number not in numbers]
         if prepay:
-            note = "Prepayment: the loan repaid in full"
+            note = PREPAYMENT_NOTE
         elif automatic:
             note = f"Installment {numbers[0]} of {loan.tenure_months} (auto-debit)"
         else:
@@ -503,7 +522,7 @@ class LendingService:
         original = self.store.get_transaction(reference_id)
         if original is None:
             return None
-        if original.loan_id != loan_id:
+        if original.loan_id != loan_id or (original.note == PREPAYMENT_NOTE) != request.prepay:
             raise IdempotencyKeyReused()
         loan = self._loan(loan_id)
         paid = [i for i in loan.schedule if i.reference_id == reference_id]
@@ -668,13 +687,17 @@ class LendingService:
     ) -> LenderShare:
         lent = [c for c in commitments if c.status == "COMMITTED"] if loan.status != "OPEN" else list(commitments)
         index = next((n for n, c in enumerate(lent) if c.lender.user_id == mine.lender.user_id), None)
+        shares = [c.amount for c in lent]
+        if loan.status == "OPEN" and loan.funded < loan.amount:
+            # Not yet funded: the lenders still to come take their part of every installment too.
+            shares.append(loan.amount - loan.funded)
         installments: list[ShareInstallment] = []
         if index is not None and loan.status not in ("CANCELLED", "EXPIRED"):
             running = 0
             for installment in sorted(schedule, key=lambda i: (i.status != "PAID", i.number)):
                 paid = installment.status == "PAID"
                 amount = installment.paid_amount if paid else installment.amount_due
-                part = lender_parts(running, amount, lent)[index] if amount else 0
+                part = split_payment(running, amount, shares)[index] if amount else 0
                 running += amount
                 installments.append(
                     ShareInstallment(
