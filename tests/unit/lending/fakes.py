@@ -34,7 +34,7 @@ from vaultpay.core.errors import (
 )
 from vaultpay.core.records import LedgerEntry, PartyRef, TransactionRecord, ledger_sides
 from vaultpay.lending.models import BorrowerRecord, CommitmentRecord, Installment, LoanRecord, LoanRole, OpenLoanOrder
-from vaultpay.lending.ports import Caps, CommitmentPlan, LoanStore, OverduePlan, RepaymentPlan
+from vaultpay.lending.ports import Caps, CommitmentPlan, Exposure, LoanStore, OverduePlan, RepaymentPlan
 
 Partition = Literal["OPEN", "ACTIVE", "CLOSING"]
 _CLOSED = ("CANCELLED", "EXPIRED")
@@ -206,6 +206,13 @@ class FakeLoanStore:
     def get_balance(self, user_id: str) -> int | None:
         account = self.tables.accounts.get(user_id)
         return None if account is None else account.record.balance
+
+    def exposure(self, user_id: str, borrower_id: str | None = None) -> Exposure:
+        return Exposure(
+            lent_total=self.attribute(user_id, "lending_outstanding") or 0,
+            lent_to_borrower=(self.lent_to(user_id, borrower_id) or 0) if borrower_id is not None else 0,
+            borrowing=self.attribute(user_id, "borrowing_outstanding") or 0,
+        )
 
     def borrower_records(self, user_ids: Collection[str]) -> dict[str, BorrowerRecord]:
         found: dict[str, BorrowerRecord] = {}

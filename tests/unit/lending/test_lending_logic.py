@@ -18,6 +18,7 @@ import pytest
 
 from tests.unit.fakes import FakeClock, Tables
 from tests.unit.lending.fakes import FakeLoanStore
+from vaultpay.core.cursor import encode_cursor
 from vaultpay.core.errors import (
     AlreadyCommitted,
     CommitmentAboveRemaining,
@@ -37,7 +38,7 @@ from vaultpay.core.errors import (
     OwnLoan,
 )
 from vaultpay.core.records import PartyRef, TransactionRecord
-from vaultpay.lending.logic import LendingPolicy, LendingService, encode_cursor, reference_for
+from vaultpay.lending.logic import LendingPolicy, LendingService, reference_for
 from vaultpay.lending.models import (
     CommitmentOutcome,
     CommitmentRequest,
@@ -319,11 +320,6 @@ def test_two_open_requests_together_may_not_pass_the_borrower_cap(lending: Lendi
     assert store.attribute(BORROWER.user_id, "borrowing_outstanding") == 100_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: a request above the whole borrower cap is refused with remaining = the whole cap, "
-    "whatever the borrower already owes or has asked for (check_terms does not know the borrower)",
-)
 def test_a_request_above_the_whole_cap_is_refused_with_the_room_the_borrower_has_left(lending: LendingService) -> None:
     # Given Asha's open request for ₹6,00,000
     ask(lending, amount="600000", key="request-0001")
@@ -441,11 +437,6 @@ def test_the_last_lender_a_loan_may_have_must_fund_all_that_remains(store: FakeL
     assert commit(lending, loan_id, L3, "40000").receipt.loan_status == "ACTIVE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: a commitment may leave a remainder that the lenders still allowed can never fund within the "
-    "lender-to-borrower cap (the request is stranded until it expires)",
-)
 def test_a_commitment_that_leaves_a_remainder_no_allowed_lender_can_fund_is_refused(
     store: FakeLoanStore, clock: FakeClock
 ) -> None:
@@ -990,10 +981,15 @@ def test_prepaying_waives_future_interest_closes_the_loan_and_frees_everyones_ca
     # When Asha prepays it in the second month (before installment 2 is due)
     clock.now = ist(date(2027, 1, 10))
     receipt = repay(lending, loan_id, "repay-0002", prepay=True).receipt
-    # Then she pays the principal left and no interest, and the loan is REPAID
+    # Then she pays the principal left and the interest of the days lent this month (17 of 31), none
+    # for the months after, and the loan is REPAID
+    current = loan.schedule[1]
+    days, elapsed = (current.due_on - loan.schedule[0].due_on).days, (date(2027, 1, 10) - loan.schedule[0].due_on).days
+    assert (days, elapsed) == (31, 17)
+    pro_rata = (2 * current.interest * elapsed + days) // (2 * days)
     assert receipt.installments == list(range(2, 13))
-    assert (receipt.principal, receipt.interest, receipt.late_fee) == (loan.principal_outstanding, 0, 0)
-    assert receipt.amount == loan.principal_outstanding
+    assert (receipt.principal, receipt.interest, receipt.late_fee) == (loan.principal_outstanding, pro_rata, 0)
+    assert receipt.amount == loan.principal_outstanding + pro_rata
     assert receipt.loan_status == "REPAID"
     closed = loan_of(store, loan_id)
     assert (closed.status, closed.principal_outstanding, closed.closed_at) == ("REPAID", 0, clock.now)

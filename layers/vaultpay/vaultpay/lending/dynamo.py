@@ -42,7 +42,7 @@ from vaultpay.lending.models import (
     LoanRole,
     OpenLoanOrder,
 )
-from vaultpay.lending.ports import Caps, CommitmentPlan, OverduePlan, RepaymentPlan
+from vaultpay.lending.ports import Caps, CommitmentPlan, Exposure, OverduePlan, RepaymentPlan
 
 _CLOSED = ("CANCELLED", "EXPIRED")
 
@@ -318,6 +318,24 @@ class DynamoLoanRepository:
     def get_balance(self, user_id: str) -> int | None:
         item = read_item(self._client, self._main, _account_key(user_id), projection="balance")
         return int(item["balance"]) if item else None
+
+    def exposure(self, user_id: str, borrower_id: str | None = None) -> Exposure:
+        names = {"#lent": "lending_outstanding", "#owed": "borrowing_outstanding"}
+        if borrower_id is not None:
+            names["#pair"] = _pair_attribute(borrower_id)
+        request: dict[str, Any] = {
+            "TableName": self._main,
+            "Key": marshal(_account_key(user_id)),
+            "ConsistentRead": True,
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+        }
+        item = unmarshal(self._client.get_item(**request).get("Item") or {})
+        return Exposure(
+            lent_total=int(item.get("lending_outstanding", 0)),
+            lent_to_borrower=int(item.get(names.get("#pair", ""), 0)),
+            borrowing=int(item.get("borrowing_outstanding", 0)),
+        )
 
     def borrower_records(self, user_ids: Collection[str]) -> dict[str, BorrowerRecord]:
         found: dict[str, BorrowerRecord] = {}

@@ -153,13 +153,6 @@ class LendingService:
         policy = self.policy
         if amount < policy.min_request:
             raise LoanTermsInvalid(f"The smallest loan is {format_paise(policy.min_request)}.")
-        if amount > policy.caps.borrower_total:
-            raise LendingCapExceeded(
-                "No one may borrow this much on the platform.",
-                cap="borrower_total",
-                limit=policy.caps.borrower_total,
-                remaining=policy.caps.borrower_total,
-            )
         if not 1 <= tenure_months <= policy.max_tenure_months:
             raise LoanTermsInvalid(f"The tenure must be 1 to {policy.max_tenure_months} months.")
         if not policy.min_rate_bp <= annual_rate_bp <= policy.max_rate_bp:
@@ -170,6 +163,8 @@ class LendingService:
     def quote(self, amount: int, tenure_months: int, annual_rate_bp: int) -> Quote:
         """The schedule a loan with these terms would have if disbursed today."""
         self.check_terms(amount, tenure_months, annual_rate_bp)
+        if amount > self.policy.caps.borrower_total:
+            raise LoanTermsInvalid(f"No one may borrow more than {format_paise(self.policy.caps.borrower_total)}.")
         plan = installment_plan(amount, tenure_months, annual_rate_bp)
         dates = due_dates(ist_day(self.clock()), tenure_months)
         total_interest = sum(step.interest for step in plan)
@@ -203,6 +198,17 @@ class LendingService:
         borrower = self.store.load_party(borrower_id)
         if borrower is None:
             raise UserNotFound()
+        cap = self.policy.caps.borrower_total
+        if request.amount > cap:
+            # The store's condition has nothing to compare before a first request: refused here,
+            # with the room the borrower really has.
+            owed = self.store.exposure(borrower_id).borrowing
+            raise LendingCapExceeded(
+                "This would take what you owe and have asked for past the borrower's cap.",
+                cap="borrower_total",
+                limit=cap,
+                remaining=cap - owed,
+            )
         now = self.clock()
         loan = LoanRecord(
             loan_id=loan_id_for(borrower_id, idempotency_key),
@@ -304,26 +310,33 @@ class LendingService:
             # Every share is at least the minimum (or the whole request): what is left must be
             # something the next lender can commit.
             return CommitmentLeavesTooLittle(remaining, self.policy.min_commitment)
-        if loan.lender_count + 1 == self.policy.caps.lenders_per_loan and amount != remaining:
-            # Otherwise the request could never fill: its last lender takes the whole remainder.
-            return LoanLendersFull("Only one more lender may join this loan, and they must fund all that remains.")
         caps = self.policy.caps
-        # The store checks a cap against what the lender has already lent, and has nothing to check
-        # before their first commitment (to anyone, or to this borrower): one commitment alone past a
-        # cap is refused here.
-        if amount > caps.lender_total:
-            return LendingCapExceeded(
-                "This would take what you have lent on the platform past the cap.",
-                cap="lender_total",
-                limit=caps.lender_total,
-                remaining=caps.lender_total,
+        left, places = remaining - amount, caps.lenders_per_loan - loan.lender_count - 1
+        if left > places * caps.lender_to_borrower:
+            # The lenders still allowed could never fund what would remain: the request would
+            # only wait to expire. (With no place left, the last lender funds all that remains.)
+            return LoanLendersFull(
+                f"After this commitment {places} more lender(s) could join, at most "
+                f"{format_paise(caps.lender_to_borrower)} each: too few for the {format_paise(left)} left. "
+                "Commit more, or all that remains."
             )
-        if amount > caps.lender_to_borrower:
+        # The store checks a cap against what the lender has lent, and has nothing to compare
+        # before their first commitment (to anyone, or to this borrower): one commitment alone
+        # past a cap is refused here, with the room the lender really has.
+        if amount > caps.lender_total or amount > caps.lender_to_borrower:
+            exposure = self.store.exposure(lender_id, loan.borrower.user_id)
+            if amount > caps.lender_total:
+                return LendingCapExceeded(
+                    "This would take what you have lent on the platform past the cap.",
+                    cap="lender_total",
+                    limit=caps.lender_total,
+                    remaining=caps.lender_total - exposure.lent_total,
+                )
             return LendingCapExceeded(
                 "This would take what you have lent to this borrower past the cap.",
                 cap="lender_to_borrower",
                 limit=caps.lender_to_borrower,
-                remaining=caps.lender_to_borrower,
+                remaining=caps.lender_to_borrower - exposure.lent_to_borrower,
             )
         return None
 
@@ -461,9 +474,12 @@ class LendingService:
         commitments = [c for c in self.store.commitments(loan.loan_id) if c.status == "COMMITTED"]
         paid: list[Installment] = []
         for installment in chosen:
-            # Prepaying waives the interest of installments not yet due: no penalty, no future interest.
-            waived = prepay and installment.status == "DUE" and installment.due_on > today
-            amount = installment.principal + (0 if waived else installment.interest + installment.late_fee)
+            interest = installment.interest
+            if prepay and installment.status == "DUE" and installment.due_on > today:
+                # Prepaying pays interest for the days lent: the current month's pro rata, none for
+                # the months after it; no penalty.
+                interest = self._interest_to(loan, installment, today)
+            amount = installment.principal + interest + installment.late_fee
             paid.append(
                 installment.model_copy(
                     update={
@@ -471,8 +487,7 @@ class LendingService:
                         "paid_amount": amount,
                         "paid_at": now,
                         "reference_id": reference_id,
-                        "interest": 0 if waived else installment.interest,
-                        "late_fee": 0 if waived else installment.late_fee,
+                        "interest": interest,
                     }
                 )
             )
@@ -510,6 +525,21 @@ class LendingService:
             next_attempt_at=self._next_attempt(remaining, today) if remaining else None,
             now=now,
         )
+
+    @staticmethod
+    def _interest_to(loan: LoanRecord, installment: Installment, today: date) -> int:
+        """An installment's interest for the days of its period that have passed by ``today``,
+        rounded half-up (nothing for a period not begun)."""
+        index = installment.number - 1
+        if index > 0:
+            start = loan.schedule[index - 1].due_on
+        elif loan.disbursed_at is not None:
+            start = ist_day(loan.disbursed_at)
+        else:
+            start = today
+        days = (installment.due_on - start).days
+        elapsed = min(max((today - start).days, 0), days)
+        return (2 * installment.interest * elapsed + days) // (2 * days) if days > 0 else 0
 
     @staticmethod
     def _next_attempt(unpaid: Sequence[Installment], today: date) -> datetime:

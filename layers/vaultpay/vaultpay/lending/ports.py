@@ -25,6 +25,15 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """What one person has lent and owes, as the caps count it (paise)."""
+
+    lent_total: int = 0
+    lent_to_borrower: int = 0
+    borrowing: int = 0
+
+
+@dataclass(frozen=True)
 class Disbursal:
     """What the commitment that fills a request also does: escrow to the borrower, the schedule
     fixed, and the earlier commitments (exactly those) marked as lent."""
@@ -122,3 +131,6 @@ class LoanStore(Protocol):
     def due_loans(self, now: datetime, limit: int) -> list[LoanRecord]: ...
     def get_transaction(self, reference_id: str) -> TransactionRecord | None: ...
     def get_balance(self, user_id: str) -> int | None: ...
+    def exposure(self, user_id: str, borrower_id: str | None = None) -> Exposure:
+        """The caps' counters on a person's account (to ``borrower_id``, when given)."""
+        ...
