@@ -226,12 +226,13 @@ class LendingService:
             original = self.store.get_loan(loan.loan_id)
             if original is None:
                 raise ConcurrentUpdate() from None
-            same = (original.amount, original.tenure_months, original.annual_rate_bp, original.purpose) == (
-                loan.amount,
-                loan.tenure_months,
-                loan.annual_rate_bp,
-                loan.purpose,
-            )
+            same = (
+                original.amount,
+                original.tenure_months,
+                original.annual_rate_bp,
+                original.purpose,
+                original.funding_deadline - original.created_at,
+            ) == (loan.amount, loan.tenure_months, loan.annual_rate_bp, loan.purpose, timedelta(days=funding_days))
             if not same:
                 raise IdempotencyKeyReused() from None
             return LoanCreated(loan=self._view(original, borrower_id), replayed=True)
