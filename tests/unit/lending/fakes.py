@@ -368,7 +368,7 @@ class FakeLoanStore:
                     loan.loan_id,
                     current is not None
                     and current.status == "OPEN"
-                    and current.funded <= loan.amount - amount
+                    and current.funded < loan.amount - amount
                     and current.funding_deadline > now
                     and current.lender_count < caps.lenders_per_loan,
                     LoanChanged(),

@@ -590,6 +590,23 @@ def test_a_commitment_landing_between_the_read_and_the_write_makes_the_logic_dec
     assert loan_of(store, loan_id).funded == 10_000_000
 
 
+def test_a_commitment_that_read_an_older_remainder_cannot_fill_the_request_without_disbursing_it(
+    lending: LendingService, store: FakeLoanStore, tables: Tables
+) -> None:
+    # Given ₹80,000 left of ₹1,20,000, and L4 filling ₹40,000 of it just before L3's ₹40,000 is written
+    # (L3 read ₹80,000 left, so L3's is not the commitment that fills the request)
+    loan_id = ask(lending).loan.id
+    commit(lending, loan_id, L1, "40000")
+    store.interleave["commit"] = lambda: commit(lending, loan_id, L4, "40000")
+    # When L3's commitment is written
+    receipt = commit(lending, loan_id, L3, "40000").receipt
+    # Then it is refused as it was planned, read again, and becomes the one that fills and disburses the loan
+    assert receipt.loan_status == "ACTIVE"
+    loan = loan_of(store, loan_id)
+    assert (loan.status, loan.funded, loan.escrow) == ("ACTIVE", 12_000_000, 0)
+    assert tables.balance_of(BORROWER.user_id) == BORROWER_OPENING + 12_000_000
+
+
 def test_a_cancel_landing_just_before_the_filling_commitment_wins_and_everyone_is_refunded(
     lending: LendingService, store: FakeLoanStore, tables: Tables
 ) -> None:

@@ -526,7 +526,9 @@ class DynamoLoanRepository:
                             ":lenders": caps.lenders_per_loan,
                         },
                         names={"#status": "status"},
-                        condition="#status = :open AND funded <= :room AND funding_deadline > :now AND lender_count < :lenders",
+                        # Strictly below: a commitment that does not disburse the loan must not fill it either
+                        # (one that read an older remainder would otherwise complete it and leave it OPEN).
+                        condition="#status = :open AND funded < :room AND funding_deadline > :now AND lender_count < :lenders",
                     ),
                     on_condition_failed=_loan_changed,
                     precedence=2,
