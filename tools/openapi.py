@@ -66,6 +66,18 @@ def _framework_problems(operation: dict[str, Any]) -> dict[int, set[str]]:
     return problems
 
 
+def drop_null_from_parameters(document: dict[str, Any]) -> None:
+    """An optional query or header parameter is absent or a string, never JSON null: Powertools
+    writes ``str | None = None`` as ``anyOf: [..., {"type": "null"}]``; keep the other branch."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                schema = parameter["schema"]
+                branches = [branch for branch in schema.get("anyOf", ()) if branch != {"type": "null"}]
+                if len(branches) == 1 and len(schema["anyOf"]) == 2:
+                    parameter["schema"] = {**{k: v for k, v in schema.items() if k != "anyOf"}, **branches[0]}
+
+
 def complete_problems(document: dict[str, Any]) -> None:
     """Every operation documents, per status, every problem type it can answer."""
     from vaultpay.core.http.docs import Problem, documented_codes, problem_response
@@ -134,6 +146,7 @@ def build_document() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         document = json.loads(merge.get_openapi_json_schema())
+    drop_null_from_parameters(document)
     complete_problems(document)
     return json.dumps(document, indent=2) + "\n"
 

@@ -239,5 +239,14 @@ def test_the_history_query_states_its_bounds() -> None:
     parameters = {p["name"]: p for p in DOCUMENT_BODY["paths"]["/api/wallet/history/"]["get"]["parameters"]}
     assert parameters["limit"]["schema"]["minimum"] == 1
     assert parameters["limit"]["schema"]["maximum"] == 100
-    assert parameters["direction"]["schema"]["anyOf"][0]["enum"] == ["sent", "received"]
-    assert parameters["cursor"]["schema"]["anyOf"][0]["maxLength"] == 512
+    assert parameters["direction"]["schema"]["enum"] == ["sent", "received"]
+    assert parameters["cursor"]["schema"]["maxLength"] == 512
+    assert re.fullmatch(parameters["cursor"]["schema"]["pattern"], "eyJwIjoiMjAyNi0xMS0zMFQwNjo0MDowMC4wMDAwMDBaIn0")
+
+
+def test_no_parameter_is_documented_as_null() -> None:
+    # A query parameter or a header is absent or a string: never JSON null
+    for path, operations in DOCUMENT_BODY["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", ()):
+                assert {"type": "null"} not in parameter["schema"].get("anyOf", ()), f"{method} {path} {parameter['name']}"
