@@ -102,7 +102,9 @@ class TestTransfer:
         assert body(response)["type"].endswith(problem)
         assert table_snapshot(dynamodb, aws_stack) == before
 
-    def test_a_missing_key_with_an_invalid_body_is_a_validation_error_naming_both(self, wallet: Invoke, people: dict[str, str]) -> None:
+    def test_a_missing_key_with_an_invalid_body_is_a_validation_error_naming_both(
+        self, wallet: Invoke, people: dict[str, str]
+    ) -> None:
         response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "0"}, key=None)
         assert response["statusCode"] == 422
         assert {tuple(issue["location"]) for issue in body(response)["errors"]} == {

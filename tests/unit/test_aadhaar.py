@@ -86,7 +86,9 @@ def test_only_the_last_four_digits_are_ever_shown() -> None:
     assert mask_aadhaar("2346") == "XXXX XXXX 2346"
 
 
-@given(st.one_of(st.text(alphabet="0123456789 \n", max_size=16), eleven_digits.map(lambda body: body + verhoeff_check_digit(body))))
+@given(
+    st.one_of(st.text(alphabet="0123456789 \n", max_size=16), eleven_digits.map(lambda body: body + verhoeff_check_digit(body)))
+)
 def test_the_documented_pattern_is_the_format_the_api_takes(typed: str) -> None:
     # Given anything typed of digits and spaces, the API takes it exactly when the OpenAPI
     # document's pattern matches it and its check digit (which no pattern states) is right
