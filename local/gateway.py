@@ -41,6 +41,14 @@ from local.template import ACCOUNT_ID, Route
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's limit
 API_ID = "local"
 PROBLEM_BASE_URI = "https://vaultpay.example/problems/"
+# The problems the gateway answers itself (tools/openapi.py documents them on every route they apply to).
+UNAUTHENTICATED = "unauthenticated"
+FORBIDDEN = "forbidden"
+AUTHORIZER_ERROR = "authorizer-error"
+GATEWAY_ERROR = "gateway-error"
+TOO_MANY_REQUESTS = "too-many-requests"
+PAYLOAD_TOO_LARGE = "payload-too-large"
+NOT_FOUND = "not-found"
 
 LogSink = Callable[[str, str], None]
 
@@ -256,7 +264,7 @@ class Gateway:
     def _authorize(self, request: IncomingRequest, match: Match, event: dict[str, Any]) -> dict[str, Any] | GatewayResponse:
         identity = tuple(request.headers.get(name, "") for name in self.identity_headers)
         if not all(identity):
-            return problem_response(HTTPStatus.UNAUTHORIZED, "unauthenticated", "A bearer token is required.", request.raw_path)
+            return problem_response(HTTPStatus.UNAUTHORIZED, UNAUTHENTICATED, "A bearer token is required.", request.raw_path)
         cached = self.authorizer_cache.get(identity)
         if cached is not None:
             return cached
@@ -273,11 +281,11 @@ class Gateway:
         except FunctionError as error:
             if error.error.get("errorMessage") == "Unauthorized":
                 denied = problem_response(
-                    HTTPStatus.UNAUTHORIZED, "unauthenticated", "The access token is not valid.", request.raw_path
+                    HTTPStatus.UNAUTHORIZED, UNAUTHENTICATED, "The access token is not valid.", request.raw_path
                 )
             else:
                 denied = problem_response(
-                    HTTPStatus.INTERNAL_SERVER_ERROR, "authorizer-error", "The authorizer failed.", request.raw_path
+                    HTTPStatus.INTERNAL_SERVER_ERROR, AUTHORIZER_ERROR, "The authorizer failed.", request.raw_path
                 )
             denied.source = authorizer
             return denied
@@ -286,9 +294,7 @@ class Gateway:
             failed.source = authorizer
             return failed
         if not isinstance(result, dict) or result.get("isAuthorized") is not True:
-            forbidden = problem_response(
-                HTTPStatus.FORBIDDEN, "forbidden", "The authorizer denied the request.", request.raw_path
-            )
+            forbidden = problem_response(HTTPStatus.FORBIDDEN, FORBIDDEN, "The authorizer denied the request.", request.raw_path)
             forbidden.source = authorizer
             return forbidden
         context = {"lambda": result.get("context") or {}}
@@ -309,7 +315,7 @@ class Gateway:
     def _dispatch(self, request: IncomingRequest) -> GatewayResponse:
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return problem_response(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", request.raw_path
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, PAYLOAD_TOO_LARGE, "The request body is too large.", request.raw_path
             )
         if self.client_limits is not None:
             refused = self.client_limits.admit(request.source_ip, request.raw_path)
@@ -319,7 +325,7 @@ class Gateway:
                 self.log("gateway", f"{request.method} {request.raw_path} refused by {rule} for {request.source_ip}")
                 return problem_response(
                     HTTPStatus.TOO_MANY_REQUESTS,
-                    "too-many-requests",
+                    TOO_MANY_REQUESTS,
                     "Too many requests from this address; retry after the time in Retry-After.",
                     request.raw_path,
                     headers={"Retry-After": str(retry_after)},
@@ -333,7 +339,7 @@ class Gateway:
             return self._static(request.raw_path)
         match = self.router.match(request.method, request.raw_path)
         if match is None:
-            return problem_response(HTTPStatus.NOT_FOUND, "not-found", "No such route.", request.raw_path)
+            return problem_response(HTTPStatus.NOT_FOUND, NOT_FOUND, "No such route.", request.raw_path)
         event = self._base_event(request, match.route.route_key, match.path_parameters)
         if match.route.authorizer:
             authorized = self._authorize(request, match, event)
@@ -374,7 +380,7 @@ class Gateway:
         relative = unquote(raw_path).lstrip("/") or "index.html"
         candidate = (self.web_root / relative).resolve()
         if not candidate.is_relative_to(self.web_root.resolve()) or not candidate.is_file():
-            return problem_response(HTTPStatus.NOT_FOUND, "not-found", "No such page.", raw_path)
+            return problem_response(HTTPStatus.NOT_FOUND, NOT_FOUND, "No such page.", raw_path)
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
         return GatewayResponse(
             200,
@@ -416,7 +422,7 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             elif length > MAX_PAYLOAD_BYTES:
                 self.close_connection = True
                 response = problem_response(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large", "The request body is too large.", split.path
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, PAYLOAD_TOO_LARGE, "The request body is too large.", split.path
                 )
             else:
                 body = self.rfile.read(length) if length else b""
@@ -444,7 +450,7 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 except Exception:  # noqa: BLE001 - the gateway's last line: log it in full, answer 500, keep serving
                     gateway.log("gateway", f"{self.command} {split.path} failed in the gateway:\n{traceback.format_exc()}")
                     response = problem_response(
-                        HTTPStatus.INTERNAL_SERVER_ERROR, "gateway-error", "The local gateway failed.", split.path
+                        HTTPStatus.INTERNAL_SERVER_ERROR, GATEWAY_ERROR, "The local gateway failed.", split.path
                     )
             self._send(response, started)
 

@@ -2,22 +2,129 @@
 
 python -m tools.openapi          # write functions/health/openapi.json (served at /api/openapi.json)
 python -m tools.openapi --check  # fail if the committed document is stale
+
+The functions are the ones the template routes HTTP API requests to, so a new feature's routes
+are in the document as soon as the template routes to them. Each route documents the problems its
+logic raises (``vaultpay.core.http.docs.responses``); this adds, from the shape of each operation,
+what every route can answer before or around its logic, as the local gateway answers it (in
+problem+json, as API Gateway, the Lambda authorizer and the edge's WAF rules would): the
+authorizer's 401 where a token is required, the edge's 429, a body over a limit (413) or of another
+type than JSON (415), a body that is not JSON (400), invalid input (422), and the 500 of a failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from local.template import ROOT
+from local.gateway import AUTHORIZER_ERROR, GATEWAY_ERROR, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, UNAUTHENTICATED
+from local.runtime import FunctionCrashed, FunctionTimedOut, InvocationFailed
+from local.template import ROOT, SamTemplate
 
-API_FUNCTIONS = ("health", "identity", "vault", "wallet", "lending")
 LAYER = ROOT / "layers" / "vaultpay"
 DOCUMENT = ROOT / "functions" / "health" / "openapi.json"
+
+
+def api_function_folders() -> list[Path]:
+    """The code folders of the functions the template's HTTP API routes to."""
+    template = SamTemplate.load()
+    functions = template.functions()
+    routed = {route.function for route in template.routes() if route.path != "$default"}
+    return sorted({functions[logical_id].code_uri for logical_id in routed})
+
+
+def _framework_problems(operation: dict[str, Any]) -> dict[int, set[str]]:
+    """What any route of this shape can answer, whatever its logic."""
+    from vaultpay.core.errors import MalformedRequest, PayloadTooLarge
+    from vaultpay.core.http.problems import INTERNAL_ERROR, UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR
+
+    failures = {INTERNAL_ERROR, GATEWAY_ERROR, *(kind.kind for kind in (InvocationFailed, FunctionCrashed, FunctionTimedOut))}
+    problems: dict[int, set[str]] = {
+        # The gateway: a body over its limit, the edge's rate limit, a function that failed.
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: {PAYLOAD_TOO_LARGE},
+        HTTPStatus.TOO_MANY_REQUESTS: {TOO_MANY_REQUESTS},
+        HTTPStatus.INTERNAL_SERVER_ERROR: failures,
+        # A body of another type than JSON, on any route (vaultpay.core.http.app.StrictRequestValidation).
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE: {UNSUPPORTED_MEDIA_TYPE},
+    }
+    if operation.get("security"):  # the Lambda authorizer
+        problems[HTTPStatus.UNAUTHORIZED] = {UNAUTHENTICATED}
+        problems[HTTPStatus.INTERNAL_SERVER_ERROR] |= {AUTHORIZER_ERROR}
+    if "requestBody" in operation:  # a body the route reads: strict JSON, within the function's size limit
+        problems[HTTPStatus.BAD_REQUEST] = {MalformedRequest.code}
+        problems[HTTPStatus.REQUEST_ENTITY_TOO_LARGE] |= {PayloadTooLarge.code}
+    if "requestBody" in operation or operation.get("parameters"):
+        problems[HTTPStatus.UNPROCESSABLE_ENTITY] = {VALIDATION_ERROR}
+    return problems
+
+
+def drop_null_from_parameters(document: dict[str, Any]) -> None:
+    """An optional query or header parameter is absent or a string, never JSON null: Powertools
+    writes ``str | None = None`` as ``anyOf: [..., {"type": "null"}]``; keep the other branch."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                schema = parameter["schema"]
+                branches = [branch for branch in schema.get("anyOf", ()) if branch != {"type": "null"}]
+                if len(branches) == 1 and len(schema["anyOf"]) == 2:
+                    parameter["schema"] = {**{k: v for k, v in schema.items() if k != "anyOf"}, **branches[0]}
+
+
+def complete_problems(document: dict[str, Any]) -> None:
+    """Every operation documents, per status, every problem type it can answer."""
+    from vaultpay.core.http.docs import Problem, documented_codes, problem_response
+
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
+        schemas.setdefault(name, schema)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            # Powertools' own 422 (its HTTPValidationError, as application/json) is not what the API
+            # answers: the HTTP layer's validation-error is problem+json, documented below.
+            if "application/json" in responses.get("422", {}).get("content", {}):
+                del responses["422"]
+            for status, codes in _framework_problems(operation).items():
+                declared = responses.get(str(status))
+                if declared is None:
+                    responses[str(status)] = problem_response(status, codes)
+                    continue
+                known = documented_codes(declared)
+                if known is not None:  # a bare status documents any problem: it stays so
+                    responses[str(status)] = problem_response(status, known | codes)
+            operation["responses"] = dict(sorted(responses.items()))
+    _drop_unused_schemas(document)
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["$ref"].rsplit("/", 1)[-1]} if isinstance(value.get("$ref"), str) else set()
+        return found.union(*(_references(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value))
+    return set()
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Only the schemas the operations use (Powertools adds its validation errors' whatever the routes say)."""
+    schemas = document["components"]["schemas"]
+    used: set[str] = set()
+    pending = _references(document["paths"])
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending |= _references(schemas[name])
+    document["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in used}
 
 
 def build_document() -> str:
@@ -28,16 +135,20 @@ def build_document() -> str:
         version="1.0.0",
         description=(
             "Peer-to-peer wallet and lending. Amounts are decimal strings in rupees with two places; errors are "
-            "RFC 9457 application/problem+json. Paths work with or without the trailing slash."
+            "RFC 9457 application/problem+json, and each response names the problem types it can carry. "
+            "Paths work with or without the trailing slash; query parameters a route does not take are ignored."
         ),
         security_schemes={"bearerAuth": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
         on_conflict="error",
     )
-    for folder in API_FUNCTIONS:
-        merge.add_file(ROOT / "functions" / folder / "app.py", resolver_name="app")
+    for folder in api_function_folders():
+        merge.add_file(folder / "app.py", resolver_name="app")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        return merge.get_openapi_json_schema() + "\n"
+        document = json.loads(merge.get_openapi_json_schema())
+    drop_null_from_parameters(document)
+    complete_problems(document)
+    return json.dumps(document, indent=2) + "\n"
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vaultpay.core import errors
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.context import authenticated_user_id, client_address
 from vaultpay.core.http.docs import responses
@@ -39,7 +40,14 @@ def _no_store(status_code: int, body: TokenPair | Profile) -> Response[Any]:
     status_code=201,
     summary="Register with e-mail, password, full name and Aadhaar number",
     tags=["identity"],
-    responses=responses(201, 400, 409, 413, 415),
+    responses=responses(
+        201,
+        errors.WeakPassword,
+        errors.ReservedEmail,
+        errors.EmailAlreadyRegistered,
+        errors.AadhaarAlreadyRegistered,
+        errors.ConcurrentUpdate,
+    ),
 )
 def register(body: RegisterRequest) -> RegisteredUser:
     user = identity_service().register(body)
@@ -51,7 +59,7 @@ def register(body: RegisterRequest) -> RegisteredUser:
     "/api/users/login/",
     summary="Log in: an access token and a refresh token",
     tags=["identity"],
-    responses=responses(200, 400, 401, 413, 415, 429),
+    responses=responses(200, errors.InvalidCredentials, errors.AccountLocked, errors.ConcurrentUpdate),
 )
 def login(body: LoginRequest) -> Response[TokenPair]:
     return _no_store(200, identity_service().login(body, client_address(app.current_event)))
@@ -61,7 +69,7 @@ def login(body: LoginRequest) -> Response[TokenPair]:
     "/api/users/token/refresh/",
     summary="Rotate a refresh token for a new pair",
     tags=["identity"],
-    responses=responses(200, 400, 401, 409, 413, 415),
+    responses=responses(200, errors.InvalidRefreshToken, errors.ConcurrentUpdate),
 )
 def refresh(body: RefreshRequest) -> Response[TokenPair]:
     return _no_store(200, identity_service().refresh(body))
@@ -73,7 +81,7 @@ def refresh(body: RefreshRequest) -> Response[TokenPair]:
     summary="Log out: revoke the session of this refresh token",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(204, 400, 401, 413, 415),
+    responses=responses(204),
 )
 def logout(body: LogoutRequest) -> Response[None]:
     identity_service().logout(authenticated_user_id(app.current_event), body)
@@ -87,7 +95,7 @@ def logout(body: LogoutRequest) -> Response[None]:
     description="Every access token of the caller's sessions is refused within 60 seconds, authorizer caches included.",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(204, 401),
+    responses=responses(204),
 )
 def logout_everywhere() -> Response[None]:
     revoked = identity_service().logout_everywhere(authenticated_user_id(app.current_event))
@@ -101,7 +109,7 @@ def logout_everywhere() -> Response[None]:
     summary="The caller's profile (Aadhaar masked)",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(200, 401, 404),
+    responses=responses(200, errors.UserNotFound),
 )
 def profile() -> Response[Profile]:
     return _no_store(200, identity_service().profile(authenticated_user_id(app.current_event)))

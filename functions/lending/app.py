@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from vaultpay.core import errors
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.context import authenticated_user_id
 from vaultpay.core.http.docs import responses
@@ -35,14 +36,30 @@ from vaultpay.lending.models import (
     RepaymentRequest,
     TenureMonths,
 )
-from vaultpay.wallet.logic import validate_idempotency_key
+from vaultpay.wallet.logic import IDEMPOTENCY_KEY_PATTERN, validate_idempotency_key
 
 app = create_app("lending")
 
 IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="idempotency-key", description="A fresh key (e.g. a UUID) per intended operation; reuse it to retry."),
+    str,
+    Header(
+        alias="idempotency-key",
+        pattern=IDEMPOTENCY_KEY_PATTERN.pattern,
+        description=(
+            "A fresh key (e.g. a UUID) per intended operation; reuse it to retry. Missing: 400 "
+            "idempotency-key-required; not 8-128 of [A-Za-z0-9_.:-]: 400 idempotency-key-malformed."
+        ),
+        examples=["5f0c6f1e-2a4b-4c8e-9d3a-7b1e2f4a6c8d"],
+    ),
 ]
+IDEMPOTENT = (
+    errors.MissingIdempotencyKey,
+    errors.MalformedIdempotencyKey,
+    errors.IdempotencyKeyReused,
+    errors.RequestInFlight,
+    errors.ConcurrentUpdate,
+    errors.OutcomeUnknown,
+)
 LoanId = Annotated[str, Path(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=50)]
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
@@ -61,7 +78,7 @@ def _created(body: BaseModel, location: str, replayed: bool, metric: str) -> Res
     summary="The schedule of a loan with these terms, were it disbursed today",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401),
+    responses=responses(200, errors.LoanTermsInvalid),
 )
 def quote(
     amount: Annotated[Paise, Query(description="Rupees, e.g. 50000.00")],
@@ -77,9 +94,9 @@ def quote(
     summary="Ask to borrow: a request open to lenders until funded, cancelled or past its deadline",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 404, 409, 413, 415, 503),
+    responses=responses(201, *IDEMPOTENT, errors.UserNotFound, errors.LoanTermsInvalid, errors.LendingCapExceeded),
 )
-def request_loan(body: LoanRequest, idempotency_key: IdempotencyKey = None) -> Response[LoanView]:
+def request_loan(body: LoanRequest, idempotency_key: IdempotencyKey) -> Response[LoanView]:
     command = LoanRequestCommand(
         user_id=authenticated_user_id(app.current_event),
         idempotency_key=validate_idempotency_key(idempotency_key),
@@ -94,7 +111,7 @@ def request_loan(body: LoanRequest, idempotency_key: IdempotencyKey = None) -> R
     summary="Requests open to lenders (not the caller's own), newest first or by rate or tenure",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401),
+    responses=responses(200, errors.InvalidCursor),
 )
 def open_loans(limit: Limit = 20, cursor: Cursor = None, order: Annotated[OpenLoanOrder, Query()] = "newest") -> LoanPage:
     return lending_service().open_requests(authenticated_user_id(app.current_event), order, limit, cursor)
@@ -105,7 +122,7 @@ def open_loans(limit: Limit = 20, cursor: Cursor = None, order: Annotated[OpenLo
     summary="The caller's loans, as borrower or as lender, newest first",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401),
+    responses=responses(200, errors.InvalidCursor),
 )
 def my_loans(role: Annotated[LoanRole, Query()] = "borrower", limit: Limit = 20, cursor: Cursor = None) -> LoanPage:
     return lending_service().my_loans(authenticated_user_id(app.current_event), role, limit, cursor)
@@ -116,7 +133,7 @@ def my_loans(role: Annotated[LoanRole, Query()] = "borrower", limit: Limit = 20,
     summary="A loan, its schedule and the caller's share: to anyone while open, then to its borrower and lenders",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(200, 401, 404),
+    responses=responses(200, errors.LoanNotFound),
 )
 def loan_detail(loan_id: LoanId) -> Response[LoanDetail]:
     detail = lending_service().detail(authenticated_user_id(app.current_event), loan_id)
@@ -129,9 +146,23 @@ def loan_detail(loan_id: LoanId) -> Response[LoanDetail]:
     summary="Lend: move an amount into the request's escrow, exactly once per Idempotency-Key",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 404, 409, 413, 415, 503),
+    responses=responses(
+        201,
+        *IDEMPOTENT,
+        errors.UserNotFound,
+        errors.LoanNotFound,
+        errors.OwnLoan,
+        errors.LoanNotOpen,
+        errors.AlreadyCommitted,
+        errors.LoanLendersFull,
+        errors.CommitmentAboveRemaining,
+        errors.CommitmentBelowMinimum,
+        errors.CommitmentLeavesTooLittle,
+        errors.LendingCapExceeded,
+        errors.InsufficientFunds,
+    ),
 )
-def commit(loan_id: LoanId, body: CommitmentRequest, idempotency_key: IdempotencyKey = None) -> Response[CommitmentReceipt]:
+def commit(loan_id: LoanId, body: CommitmentRequest, idempotency_key: IdempotencyKey) -> Response[CommitmentReceipt]:
     command = CommitmentCommand(
         user_id=authenticated_user_id(app.current_event),
         idempotency_key=validate_idempotency_key(idempotency_key),
@@ -148,7 +179,7 @@ def commit(loan_id: LoanId, body: CommitmentRequest, idempotency_key: Idempotenc
     summary="The borrower withdraws a request not yet fully funded; every commitment goes back",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(200, 401, 404, 409),
+    responses=responses(200, errors.LoanNotFound, errors.LoanNotCancellable, errors.ConcurrentUpdate),
 )
 def cancel(loan_id: LoanId) -> Response[LoanDetail]:
     detail = lending_service().cancel(authenticated_user_id(app.current_event), loan_id)
@@ -161,9 +192,11 @@ def cancel(loan_id: LoanId) -> Response[LoanDetail]:
     summary="Pay the next installment, or with prepay everything outstanding, exactly once per Idempotency-Key",
     tags=["lending"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 404, 409, 413, 415, 503),
+    responses=responses(
+        201, *IDEMPOTENT, errors.UserNotFound, errors.LoanNotFound, errors.LoanNotActive, errors.InsufficientFunds
+    ),
 )
-def repay(loan_id: LoanId, body: RepaymentRequest, idempotency_key: IdempotencyKey = None) -> Response[RepaymentReceipt]:
+def repay(loan_id: LoanId, body: RepaymentRequest, idempotency_key: IdempotencyKey) -> Response[RepaymentReceipt]:
     command = RepaymentCommand(
         user_id=authenticated_user_id(app.current_event),
         idempotency_key=validate_idempotency_key(idempotency_key),

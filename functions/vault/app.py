@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vaultpay.core import errors
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.context import (
     authenticated_session_id,
@@ -49,7 +50,16 @@ StepUpHeader = Annotated[
     summary="Reveal the caller's full Aadhaar number (step-up: an X-Step-Up grant, or the password without an authenticator)",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401, 403, 404, 413, 415, 429),
+    responses=responses(
+        200,
+        errors.StepUpRequired,
+        errors.StepUpFailed,
+        errors.UserNotFound,
+        errors.VaultEntryNotFound,
+        errors.AccountLocked,
+        errors.ConcurrentUpdate,
+        errors.VaultIntegrityError,
+    ),
 )
 def reveal_aadhaar(body: RevealAadhaarRequest, step_up: StepUpHeader = None) -> Response[RevealedAadhaar]:
     event = app.current_event
@@ -71,7 +81,17 @@ def reveal_aadhaar(body: RevealAadhaarRequest, step_up: StepUpHeader = None) -> 
     summary="Prove it is you again (password, or TOTP / recovery code once enrolled): a grant for one sensitive operation",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 403, 404, 413, 415, 429),
+    responses=responses(
+        201,
+        errors.Unauthenticated,
+        errors.StepUpRequired,
+        errors.StepUpFailed,
+        errors.SecondFactorIncorrect,
+        errors.UserNotFound,
+        errors.AccountLocked,
+        errors.ConcurrentUpdate,
+        errors.VaultIntegrityError,
+    ),
 )
 def step_up(body: StepUpRequest) -> Response[StepUpGrant]:
     event = app.current_event
@@ -86,7 +106,7 @@ def step_up(body: StepUpRequest) -> Response[StepUpGrant]:
     summary="Start enrolling an authenticator app (needs an X-Step-Up grant): secret URI, QR code, recovery codes",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 403, 404, 409, 413, 415),
+    responses=responses(201, errors.StepUpRequired, errors.UserNotFound, errors.TotpAlreadyEnabled, errors.ConcurrentUpdate),
 )
 def begin_totp(step_up: StepUpHeader = None) -> Response[TotpEnrolment]:
     event = app.current_event
@@ -99,7 +119,15 @@ def begin_totp(step_up: StepUpHeader = None) -> Response[TotpEnrolment]:
     summary="Confirm the enrolment with a first code from the authenticator app: two-step verification is on",
     tags=["identity"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401, 403, 404, 409, 413, 415, 429),
+    responses=responses(
+        200,
+        errors.SecondFactorIncorrect,
+        errors.UserNotFound,
+        errors.TotpNotPending,
+        errors.AccountLocked,
+        errors.ConcurrentUpdate,
+        errors.VaultIntegrityError,
+    ),
 )
 def confirm_totp(body: ConfirmTotpRequest) -> Response[TotpStatus]:
     event = app.current_event

@@ -10,13 +10,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vaultpay.core import errors
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.conditional import entity_tag, none_match
 from vaultpay.core.http.context import authenticated_user_id, optional_session_id
 from vaultpay.core.http.docs import responses
 from vaultpay.core.observability import logger, metrics, tracer
 from vaultpay.wallet.composition import idempotent_transfer, wallet_service
-from vaultpay.wallet.logic import validate_idempotency_key
+from vaultpay.wallet.logic import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, REFERENCE_PATTERN, validate_idempotency_key
 from vaultpay.wallet.models import (
     Balance,
     HistoryPage,
@@ -36,14 +37,38 @@ app = create_app("wallet")
     summary="Send money, exactly once per Idempotency-Key",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(201, 400, 401, 403, 404, 409, 413, 415, 503),
+    responses=responses(
+        201,
+        errors.MissingIdempotencyKey,
+        errors.MalformedIdempotencyKey,
+        errors.StepUpRequired,
+        errors.UserNotFound,
+        errors.ReceiverNotFound,
+        errors.RequestInFlight,
+        errors.ConcurrentUpdate,
+        errors.DuplicateTransaction,
+        errors.IdempotencyKeyReused,
+        errors.SelfTransfer,
+        errors.AmountAboveLimit,
+        errors.DailyLimitExceeded,
+        errors.InsufficientFunds,
+        errors.OutcomeUnknown,
+    ),
 )
 def transfer(
     body: TransferRequest,
     idempotency_key: Annotated[
-        str | None,
-        Header(alias="idempotency-key", description="A fresh key (e.g. a UUID) per intended payment; reuse it to retry."),
-    ] = None,
+        str,
+        Header(
+            alias="idempotency-key",
+            pattern=IDEMPOTENCY_KEY_PATTERN.pattern,
+            description=(
+                "A fresh key (e.g. a UUID) per intended payment; reuse it to retry. Missing: 400 "
+                "idempotency-key-required; not 8-128 of [A-Za-z0-9_.:-]: 400 idempotency-key-malformed."
+            ),
+            examples=["5f0c6f1e-2a4b-4c8e-9d3a-7b1e2f4a6c8d"],
+        ),
+    ],
     step_up: Annotated[
         str | None,
         Header(
@@ -76,7 +101,7 @@ def transfer(
     summary="The caller's balance; send If-None-Match with the last ETag to poll cheaply (304)",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(200, 401, 404, no_content=(304,)),
+    responses=responses(200, errors.UserNotFound, no_content=(304,)),
 )
 def balance(
     if_none_match: Annotated[str | None, Header(alias="if-none-match")] = None,
@@ -96,7 +121,7 @@ def balance(
     summary="What the caller may still send today (calendar day in IST), and the step-up threshold",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(200, 401),
+    responses=responses(200),
 )
 def limits() -> Response[SendingLimits]:
     current = wallet_service().limits(authenticated_user_id(app.current_event))
@@ -108,11 +133,18 @@ def limits() -> Response[SendingLimits]:
     summary="The caller's transactions, newest first, one page at a time",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(200, 400, 401),
+    responses=responses(200, errors.InvalidCursor),
 )
 def history(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            pattern=CURSOR_PATTERN.pattern,
+            description="next_cursor of the previous page, as it was, with the same direction; any other: 400 invalid-cursor.",
+        ),
+    ] = None,
     direction: Annotated[Literal["sent", "received"] | None, Query()] = None,
 ) -> HistoryPage:
     return wallet_service().history(authenticated_user_id(app.current_event), limit, cursor, direction)
@@ -123,9 +155,11 @@ def history(
     summary="One transaction, to its sender or receiver",
     tags=["wallet"],
     security=BEARER_AUTH,
-    responses=responses(200, 401, 404),
+    responses=responses(200, errors.TransactionNotFound),
 )
-def transaction(reference_id: Annotated[str, Path(max_length=64)]) -> TransactionDetail:
+def transaction(
+    reference_id: Annotated[str, Path(pattern=REFERENCE_PATTERN.pattern, description="The transaction's reference_id (a UUID).")],
+) -> TransactionDetail:
     return wallet_service().transaction(authenticated_user_id(app.current_event), reference_id)
 
 

@@ -82,14 +82,35 @@ class TestTransfer:
         b = transfer(wallet, people["ravi"], {"receiver_email": "asha@example.com", "amount": "1"}, key="shared-key-0001")
         assert body(a)["reference_id"] != body(b)["reference_id"]
 
-    @pytest.mark.parametrize("key", [None, "", "short", "has spaces in it", "x" * 129, "bad/slash-key"])
+    @pytest.mark.parametrize(
+        ("key", "problem"),
+        [
+            (None, "idempotency-key-required"),
+            ("", "idempotency-key-malformed"),
+            ("short", "idempotency-key-malformed"),
+            ("has spaces in it", "idempotency-key-malformed"),
+            ("x" * 129, "idempotency-key-malformed"),
+            ("bad/slash-key", "idempotency-key-malformed"),
+        ],
+    )
     def test_a_missing_or_malformed_key_is_400_and_moves_nothing(
-        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str], key: str | None
+        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str], key: str | None, problem: str
     ) -> None:
         before = table_snapshot(dynamodb, aws_stack)
         response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1"}, key=key)
         assert response["statusCode"] == 400
+        assert body(response)["type"].endswith(problem)
         assert table_snapshot(dynamodb, aws_stack) == before
+
+    def test_a_missing_key_with_an_invalid_body_is_a_validation_error_naming_both(
+        self, wallet: Invoke, people: dict[str, str]
+    ) -> None:
+        response = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "0"}, key=None)
+        assert response["statusCode"] == 422
+        assert {tuple(issue["location"]) for issue in body(response)["errors"]} == {
+            ("header", "idempotency-key"),
+            ("body", "amount"),
+        }
 
     def test_insufficient_funds_is_422_records_a_failed_transaction_and_moves_nothing(
         self, wallet: Invoke, people: dict[str, str]

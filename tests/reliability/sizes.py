@@ -44,7 +44,7 @@ REDUCED = Sizes(
     fault_scale=1,
     stateful_examples=12,
     stateful_steps=20,
-    fuzz_examples=25,
+    fuzz_examples=15,
     test_timeout_seconds=300,
 )
 FULL = Sizes(

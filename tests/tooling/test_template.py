@@ -419,6 +419,23 @@ def test_a_plain_deploy_mints_no_welcome_credit() -> None:
     assert LOCAL_PARAMETERS["WelcomeCreditPaise"] == "1000000"
 
 
+def test_no_deployment_raises_the_transfer_maximum_above_what_the_api_documents() -> None:
+    # Given the largest transfer the OpenAPI document states (and the wallet's default)
+    from vaultpay.core.money import MAX_TRANSFER_PAISE
+    from vaultpay.core.settings import WalletSettings
+
+    parameter = TEMPLATE.body["Parameters"]["MaxTransferPaise"]
+    # Then the template defaults to it and refuses more, every environment keeps within it,
+    assert int(parameter["Default"]) == int(parameter["MaxValue"]) == MAX_TRANSFER_PAISE
+    for env, parameters in samconfig_parameters().items():
+        assert int(parameters.get("MaxTransferPaise", MAX_TRANSFER_PAISE)) <= MAX_TRANSFER_PAISE, env
+    # and the wallet refuses a larger setting too
+    assert WalletSettings.model_fields["max_transfer_paise"].default == MAX_TRANSFER_PAISE
+    assert any(
+        getattr(rule, "le", None) == MAX_TRANSFER_PAISE for rule in WalletSettings.model_fields["max_transfer_paise"].metadata
+    )
+
+
 def test_a_production_stack_refuses_a_welcome_credit() -> None:
     # When someone deploys Stage=prod with a welcome credit, CloudFormation refuses the stack
     named = {"BreakGlassPrincipals": f"arn:aws:iam::{ACCOUNT_ID}:user/security-officer"}

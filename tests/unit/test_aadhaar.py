@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultpay.core.aadhaar import mask_aadhaar, normalize_aadhaar, verhoeff_check_digit, verhoeff_checksum
+from vaultpay.core.aadhaar import AADHAAR_PATTERN, mask_aadhaar, normalize_aadhaar, verhoeff_check_digit, verhoeff_checksum
 
 eleven_digits = st.text(alphabet="0123456789", min_size=10, max_size=10).flatmap(
     lambda rest: st.sampled_from("23456789").map(lambda first: first + rest)
@@ -15,7 +17,13 @@ eleven_digits = st.text(alphabet="0123456789", min_size=10, max_size=10).flatmap
 
 @pytest.mark.parametrize(
     ("number", "valid"),
-    [("234123412346", True), ("234123412347", False), ("123412341234", False), ("2341 2341 2346", True)],
+    [
+        ("234123412346", True),
+        ("234123412347", False),
+        ("123412341234", False),
+        ("2341 2341 2346", True),
+        ("23412341 2346", True),
+    ],
 )
 def test_known_vectors(number: str, valid: bool) -> None:
     if valid:
@@ -25,7 +33,21 @@ def test_known_vectors(number: str, valid: bool) -> None:
             normalize_aadhaar(number)
 
 
-@pytest.mark.parametrize("number", ["", "2341234123", "2341234123467", "23412341234a", "0341 2341 2346", "2341-2341-2346"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "",
+        "2341234123",
+        "2341234123467",
+        "23412341234a",
+        "0341 2341 2346",
+        "2341-2341-2346",
+        " 234123412346",  # spaces only between the groups of four, one at a time
+        "2341  23412346",
+        "23 4123412346",
+        "234123412346\n",
+    ],
+)
 def test_malformed_numbers_are_refused(number: str) -> None:
     with pytest.raises(ValueError, match="Aadhaar"):
         normalize_aadhaar(number)
@@ -62,3 +84,18 @@ def test_any_adjacent_transposition_is_detected(body: str, position: int) -> Non
 
 def test_only_the_last_four_digits_are_ever_shown() -> None:
     assert mask_aadhaar("2346") == "XXXX XXXX 2346"
+
+
+@given(
+    st.one_of(st.text(alphabet="0123456789 \n", max_size=16), eleven_digits.map(lambda body: body + verhoeff_check_digit(body)))
+)
+def test_the_documented_pattern_is_the_format_the_api_takes(typed: str) -> None:
+    # Given anything typed of digits and spaces, the API takes it exactly when the OpenAPI
+    # document's pattern matches it and its check digit (which no pattern states) is right
+    try:
+        normalize_aadhaar(typed)
+        accepted = True
+    except ValueError:
+        accepted = False
+    matches = re.fullmatch(AADHAAR_PATTERN, typed) is not None
+    assert accepted is (matches and verhoeff_checksum(typed.replace(" ", "")) == 0)

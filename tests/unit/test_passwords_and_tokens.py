@@ -21,6 +21,15 @@ def test_reasonable_passwords_pass(password: str) -> None:
     check_password_policy(password)
 
 
+def test_the_length_counts_code_points_as_sent_as_the_document_says() -> None:
+    # "ﬃ" is one code point and three letters after NFKC: seven of them are too short
+    with pytest.raises(WeakPassword):
+        check_password_policy("\ufb03" * 7)
+    # and eight code points are enough even where NFKC makes them four ("é" from "e" + accent)
+    check_password_policy("e\u0301" * 4)
+    check_password_policy("x" * 120 + "\ufb03" * 8)  # 128 as sent, 144 after NFKC
+
+
 def test_hashes_are_argon2id_with_owasp_parameters_and_verify() -> None:
     hashed = hash_password("correct horse battery staple")
     assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")

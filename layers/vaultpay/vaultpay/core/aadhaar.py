@@ -1,7 +1,8 @@
 """Aadhaar numbers: format, Verhoeff check digit, masking.
 
 An Aadhaar number is 12 digits, the first 2-9, the last a Verhoeff check digit over the
-other eleven. It is never logged and never put in an error message: validation failures
+other eleven; it is written as the 12 digits or in three groups of four with single spaces
+("2341 2341 2346"), as on the card. It is never logged and never put in an error message: validation failures
 say what is wrong, not what was sent.
 """
 
@@ -33,8 +34,10 @@ _PERMUTE = (
 )
 _INVERSE = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
-_FORMAT = re.compile(r"^[2-9][0-9]{11}$")
+AADHAAR_PATTERN = r"^[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}$"
+"""How the API takes a number (the check digit aside): the OpenAPI document states this pattern."""
 _INPUT = re.compile(r"^[0-9 ]+$")
+_FORMAT = re.compile(AADHAAR_PATTERN)
 
 
 def verhoeff_checksum(digits: str) -> int:
@@ -51,15 +54,18 @@ def verhoeff_check_digit(digits: str) -> str:
 
 
 def normalize_aadhaar(value: str) -> str:
-    """Strip the spaces people type ("2341 2341 2346") and validate; return the 12 digits.
+    """Validate a number as typed (12 digits, or 4-4-4 with single spaces); return the 12 digits.
 
     Raises ValueError with a message that never contains the number.
     """
-    if not _INPUT.match(value):
+    if not _INPUT.fullmatch(value):
         raise ValueError("Aadhaar number must contain only digits and spaces")
+    if not _FORMAT.fullmatch(value):
+        raise ValueError(
+            "Aadhaar number must be 12 digits, alone or in groups of four separated by single spaces, "
+            "and cannot start with 0 or 1"
+        )
     digits = value.replace(" ", "")
-    if not _FORMAT.match(digits):
-        raise ValueError("Aadhaar number must be 12 digits and cannot start with 0 or 1")
     if verhoeff_checksum(digits) != 0:
         raise ValueError("Aadhaar number has an invalid check digit")
     return digits

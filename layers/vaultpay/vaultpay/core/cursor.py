@@ -28,6 +28,6 @@ def decode_cursor(cursor: str, scope: str, position_pattern: re.Pattern[str]) ->
     if not isinstance(payload, dict) or payload.get("d") != scope:
         raise InvalidCursor()
     position = payload.get("p")
-    if not isinstance(position, str) or not position_pattern.match(position):
+    if not isinstance(position, str) or not position_pattern.fullmatch(position):
         raise InvalidCursor()
     return position

@@ -39,7 +39,7 @@ class GrantUse:
 def grant_use(grant: str | None, session_id: str | None, now: int) -> GrantUse | None:
     """The grant as the stores take it; None when absent or not even shaped like one (a malformed
     grant is no grant: the caller is told to step up)."""
-    if grant is None or session_id is None or not GRANT_PATTERN.match(grant):
+    if grant is None or session_id is None or not GRANT_PATTERN.fullmatch(grant):
         return None
     return GrantUse(grant_hash=hash_grant(grant), session_id=session_id, now=now)
 

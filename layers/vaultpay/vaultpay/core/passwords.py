@@ -30,19 +30,25 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
+def is_common(password: str) -> bool:
+    """One of the 10,000 most common passwords (compared after NFKC, in lower case)."""
+    return normalize_password(password).lower() in _common_passwords()
+
+
 def normalize_password(password: str) -> str:
     """NFKC, as NIST 800-63B asks, so the same password typed on two keyboards matches."""
     return unicodedata.normalize("NFKC", password)
 
 
 def check_password_policy(password: str) -> None:
-    """Length 8-128 (after NFKC) and not one of the 10,000 most common passwords."""
-    normalized = normalize_password(password)
-    if len(normalized) < MIN_LENGTH:
+    """Length 8-128 and not one of the 10,000 most common passwords (compared after NFKC, in
+    lower case). The length counts Unicode code points as sent, as JSON Schema's ``minLength`` and
+    ``maxLength`` do, so the OpenAPI document can state the rule exactly; NFKC rarely changes it."""
+    if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password must be at least {MIN_LENGTH} characters long.")
-    if len(normalized) > MAX_LENGTH:
+    if len(password) > MAX_LENGTH:
         raise WeakPassword(f"The password must be at most {MAX_LENGTH} characters long.")
-    if normalized.lower() in _common_passwords():
+    if is_common(password):
         raise WeakPassword("This password is too common; choose another.")
 
 

@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vaultpay.core.money import MAX_TRANSFER_PAISE
+
 
 class _Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
@@ -84,7 +86,7 @@ class VaultSettings(LockoutSettings):
 class WalletSettings(_Settings):
     main_table_name: str
     idempotency_table_name: str
-    max_transfer_paise: int = Field(default=10_000_000, ge=1)
+    max_transfer_paise: int = Field(default=MAX_TRANSFER_PAISE, ge=1, le=MAX_TRANSFER_PAISE)
     # Sent per person per calendar day in IST (UPI's person-to-person limit: Rs 1,00,000).
     daily_limit_paise: int = Field(default=10_000_000, ge=1)
     # A transfer above this needs a step-up grant (Rs 10,000).

@@ -13,6 +13,7 @@ from vaultpay.core.models import (
     FullName,
     LooseEmail,
     Money,
+    NewPassword,
     Password,
     RefreshToken,
     RequestModel,
@@ -23,7 +24,7 @@ from vaultpay.core.models import (
 
 class RegisterRequest(RequestModel):
     email: Email
-    password: Password
+    password: NewPassword
     full_name: FullName
     aadhaar: Aadhaar
 

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from vaultpay.core.models import Money, Paise, RequestModel, ResponseModel, Timestamp, no_control_characters
+from vaultpay.core.models import Money, Paise, RequestModel, ResponseModel, Timestamp, amount_json_schema
 from vaultpay.core.money import format_paise, paise_from_wire, parse_amount
 from vaultpay.core.records import PartyRef
+from vaultpay.core.text import NOTE_PATTERN, refuse_invisible
 
 LoanStatus = Literal["OPEN", "ACTIVE", "REPAID", "CANCELLED", "EXPIRED", "DEFAULTED"]
 InstallmentStatus = Literal["DUE", "PAID", "OVERDUE"]
@@ -124,13 +125,40 @@ RatePercent = Annotated[
 ]
 """A rate in a response: basis points inside, a percentage with two decimals outside."""
 
-Purpose = Annotated[str, Field(min_length=3, max_length=140), AfterValidator(str.strip), no_control_characters]
+Purpose = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=140,
+        json_schema_extra={"pattern": NOTE_PATTERN, "description": "No control or invisible formatting characters; trimmed."},
+    ),
+    AfterValidator(refuse_invisible),
+    AfterValidator(str.strip),
+]
 TenureMonths = Annotated[int, Field(ge=1, le=36, description="Months, 1 to 36 (the platform may allow fewer).")]
 
 
 # ---------------------------------------------------------------- the API: requests
+LoanAmount = Annotated[
+    Paise,
+    WithJsonSchema(
+        amount_json_schema(100_000_000, "From 1000.00 (the smallest loan); above the borrower's cap: 422 lending-cap-exceeded."),
+        mode="validation",
+    ),
+]
+CommitmentAmount = Annotated[
+    Paise,
+    WithJsonSchema(
+        amount_json_schema(
+            5_000_000, "From 500.00 (or all that remains); above the lender-to-borrower cap: 422 lending-cap-exceeded."
+        ),
+        mode="validation",
+    ),
+]
+
+
 class LoanRequest(RequestModel):
-    amount: Paise
+    amount: LoanAmount
     tenure_months: TenureMonths
     annual_rate: AnnualRate
     purpose: Purpose
@@ -138,7 +166,7 @@ class LoanRequest(RequestModel):
 
 
 class CommitmentRequest(RequestModel):
-    amount: Paise
+    amount: CommitmentAmount
 
 
 class RepaymentRequest(RequestModel):

@@ -20,9 +20,17 @@ class RevealAadhaarRequest(RequestModel):
     password: Password | None = None
 
 
+STEP_UP_PROOFS = ("password", "totp", "recovery_code")
+
+
 class StepUpRequest(RequestModel):
     """Exactly one proof: the password (while no authenticator is enrolled), a TOTP code from the
-    enrolled authenticator, or one of its recovery codes."""
+    enrolled authenticator, or one of its recovery codes. A proof given as null is no proof."""
+
+    # The rule of _exactly_one_proof, in the schema: exactly one of the proofs is a string.
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in STEP_UP_PROOFS]}
+    )
 
     password: Password | None = None
     totp: TotpCode | None = None

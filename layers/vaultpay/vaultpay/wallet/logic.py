@@ -44,7 +44,8 @@ from vaultpay.wallet.ports import WalletStore
 REFERENCE_NAMESPACE = uuid.UUID("6f1c3c1e-5a4b-4d0e-9b8e-7a2f1d9c4e10")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _POSITION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z#[0-9a-f-]{36}$")
-_REFERENCE_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+REFERENCE_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # what encode_cursor writes: unpadded URL-safe base64
 FAILED_INSUFFICIENT_FUNDS = "insufficient-funds"
 # India Standard Time: UTC+05:30 all year (no daylight saving), so a fixed offset is exact.
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -61,7 +62,7 @@ def sending_day(moment: datetime, limit: int) -> SendingDay:
 def validate_idempotency_key(value: str | None) -> str:
     if value is None or not value.strip():
         raise MissingIdempotencyKey()
-    if not IDEMPOTENCY_KEY_PATTERN.match(value):
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(value):
         raise MalformedIdempotencyKey()
     return value
 
@@ -236,7 +237,7 @@ class WalletService:
     def transaction(self, user_id: str, reference_id: str) -> TransactionDetail:
         """A transaction, to its sender or receiver only (a failed one to its sender only):
         to anyone else it does not exist."""
-        txn = self.store.get_transaction(reference_id) if _REFERENCE_PATTERN.match(reference_id) else None
+        txn = self.store.get_transaction(reference_id) if REFERENCE_PATTERN.fullmatch(reference_id) else None
         if txn is None or user_id not in _who_may_see(txn):
             raise TransactionNotFound()
         return TransactionDetail(

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from vaultpay.core.models import Email, Money, Note, Paise, RequestModel, ResponseModel, Timestamp
+from vaultpay.core.models import Email, Money, Note, Paise, RequestModel, ResponseModel, Timestamp, amount_json_schema
+from vaultpay.core.money import MAX_TRANSFER_PAISE
 from vaultpay.core.records import TransactionKind, TransactionStatus
+
+TransferAmount = Annotated[
+    Paise,
+    # The maximum is the logic's (a 422 amount-above-limit, lower if the deployment says so).
+    WithJsonSchema(
+        amount_json_schema(MAX_TRANSFER_PAISE, "Above the maximum: 422 amount-above-limit (a deployment may set it lower)."),
+        mode="validation",
+    ),
+]
 
 
 class TransferRequest(RequestModel):
-    receiver_email: Email
-    amount: Paise
+    receiver_email: Email = Field(description="The receiver's e-mail address: someone registered, not the sender.")
+    amount: TransferAmount
     note: Note | None = None
 
 

@@ -77,11 +77,25 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
 }
 
 
-def status_of(error: errors.DomainError) -> HTTPStatus:
-    for cls in type(error).__mro__:
+# Headers with problems of their own: when a request's only invalid part is one of them, the answer
+# is that problem (missing, or malformed), not the general validation-error. Powertools validates
+# them as the route declares them (required, pattern), so the OpenAPI document states the rule.
+HEADER_PROBLEMS: dict[str, tuple[type[errors.DomainError], type[errors.DomainError]]] = {
+    "idempotency-key": (errors.MissingIdempotencyKey, errors.MalformedIdempotencyKey),
+}
+
+# Problems the HTTP layer answers itself, not raised by the logic.
+VALIDATION_ERROR = "validation-error"
+UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+INTERNAL_ERROR = "internal-error"
+NOT_FOUND = "not-found"
+
+
+def status_of(error: errors.DomainError | type[errors.DomainError]) -> HTTPStatus:
+    for cls in (error if isinstance(error, type) else type(error)).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
-    raise LookupError(f"no HTTP status for {type(error).__name__}")
+    raise LookupError(f"no HTTP status for {error!r}")
 
 
 def title_of(code: str) -> str:
@@ -133,6 +147,18 @@ def _safe_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     return safe
 
 
+def _header_problem(details: list[dict[str, Any]]) -> errors.DomainError | None:
+    """The header's own problem when every validation error is about that one header."""
+    locations = {tuple(detail["location"]) for detail in details}
+    if len(locations) != 1:
+        return None
+    location = next(iter(locations))
+    if len(location) != 2 or location[0] != "header" or location[1] not in HEADER_PROBLEMS:
+        return None
+    missing, malformed = HEADER_PROBLEMS[location[1]]
+    return missing() if any(detail["type"] == "missing" for detail in details) else malformed()
+
+
 def _request_path(app: APIGatewayHttpResolver) -> str | None:
     return app.current_event.path if app.current_event else None
 
@@ -141,8 +167,7 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     def _instance() -> str | None:
         return _request_path(app)
 
-    @app.exception_handler(errors.DomainError)
-    def _domain_error(error: errors.DomainError) -> Response[str]:
+    def _answer(error: errors.DomainError) -> Response[str]:
         status = status_of(error)
         extensions: dict[str, Any] = {}
         headers: dict[str, str] = {}
@@ -172,6 +197,10 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
             logger.info("request refused", extra={"problem": error.code, "status": int(status)})
         return problem(status, error.code, error.detail, instance=_instance(), headers=headers, **extensions)
 
+    @app.exception_handler(errors.DomainError)
+    def _domain_error(error: errors.DomainError) -> Response[str]:
+        return _answer(error)
+
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[str]:
         details = _safe_validation_errors(error.errors())
@@ -179,9 +208,12 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
             return problem(
                 HTTPStatus.BAD_REQUEST, "malformed-request", "The request body is not valid JSON.", instance=_instance()
             )
+        header_problem = _header_problem(details)
+        if header_problem is not None:
+            return _answer(header_problem)
         return problem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
-            "validation-error",
+            VALIDATION_ERROR,
             "The request is not valid; see 'errors'.",
             instance=_instance(),
             errors=details,
@@ -191,7 +223,7 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     def _response_invalid(error: ResponseValidationError) -> Response[str]:
         # Our bug, not the caller's: say nothing about it beyond that it failed.
         logger.error("response failed validation", extra={"errors": _safe_validation_errors(error.errors())})
-        return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "The request failed.", instance=_instance())
+        return problem(HTTPStatus.INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "The request failed.", instance=_instance())
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(_: UnicodeDecodeError) -> Response[str]:
@@ -203,11 +235,11 @@ def register_problem_handlers(app: APIGatewayHttpResolver) -> None:
     def _unsupported_media(_: RequestUnsupportedContentType) -> Response[str]:
         return problem(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            UNSUPPORTED_MEDIA_TYPE,
             "Send the body as application/json.",
             instance=_instance(),
         )
 
     @app.exception_handler(NotFoundError)
     def _not_found(_: NotFoundError) -> Response[str]:
-        return problem(HTTPStatus.NOT_FOUND, "not-found", "No such resource.", instance=_instance())
+        return problem(HTTPStatus.NOT_FOUND, NOT_FOUND, "No such resource.", instance=_instance())
