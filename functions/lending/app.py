@@ -15,14 +15,15 @@ from vaultpay.core import errors
 from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.context import authenticated_user_id
 from vaultpay.core.http.docs import responses
-from vaultpay.core.models import Paise
 from vaultpay.core.observability import logger, metrics, tracer
 from vaultpay.lending.composition import idempotent_commitment, idempotent_loan_request, idempotent_repayment, lending_service
+from vaultpay.lending.logic import LOAN_ID_PATTERN
 from vaultpay.lending.models import (
     AnnualRate,
     CommitmentCommand,
     CommitmentReceipt,
     CommitmentRequest,
+    LoanAmount,
     LoanDetail,
     LoanPage,
     LoanRequest,
@@ -60,7 +61,7 @@ IDEMPOTENT = (
     errors.ConcurrentUpdate,
     errors.OutcomeUnknown,
 )
-LoanId = Annotated[str, Path(max_length=64)]
+LoanId = Annotated[str, Path(pattern=LOAN_ID_PATTERN.pattern, description="The loan's id (a UUID).")]
 Limit = Annotated[int, Query(ge=1, le=50)]
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
 
@@ -81,7 +82,7 @@ def _created(body: BaseModel, location: str, replayed: bool, metric: str) -> Res
     responses=responses(200, errors.LoanTermsInvalid),
 )
 def quote(
-    amount: Annotated[Paise, Query(description="Rupees, e.g. 50000.00")],
+    amount: Annotated[LoanAmount, Query(description="Rupees, e.g. 50000.00")],
     tenure_months: Annotated[TenureMonths, Query()],
     annual_rate: Annotated[AnnualRate, Query(description="Percent a year, e.g. 14.50")],
 ) -> Quote:

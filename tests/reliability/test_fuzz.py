@@ -53,6 +53,7 @@ OPENAPI_DOCUMENT = ROOT / "functions" / "health" / "openapi.json"
 USES_UP_THE_CALLER = {
     "POST /api/wallet/transfer/",  # spends the sender's balance (and the day's limit)
     "POST /api/users/logout/all/",  # ends every session of the caller
+    "POST /api/loans/",  # reserves part of the caller's borrowing cap
 }
 IDEMPOTENCY_KEY = "idempotency-key"
 CURSOR = "cursor"
@@ -140,10 +141,14 @@ def fuzz_client(stack: RunningStack) -> Iterator[Api]:
 # ---------------------------------------------------------------- the schema, and its extension points
 
 
+# The query parameters that choose the listing a cursor belongs to (a cursor of another is a 400).
+CURSOR_SCOPES = ("direction", "order", "role")
+
+
 def _real_cursor(client: Api, cases: dict[tuple[str, str | None], str | None], case: Any) -> str | None:
     """A next_cursor the operation itself gave for the case's other query parameters (cached)."""
-    direction = (case.query or {}).get("direction")
-    key = (case.operation.label, direction)
+    scope = "&".join(f"{name}={(case.query or {}).get(name)}" for name in CURSOR_SCOPES)
+    key = (case.operation.label, scope)
     if key not in cases:
         query = {name: value for name, value in (case.query or {}).items() if name != CURSOR}
         page = client.get(

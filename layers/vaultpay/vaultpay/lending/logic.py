@@ -73,7 +73,7 @@ from vaultpay.wallet.logic import IST
 
 # Fixed forever: loan ids and references already issued are derived from it.
 LENDING_NAMESPACE = uuid.UUID("0b7f5a52-3c1d-4f7e-8a1b-5e6d2c9f4a31")
-_ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+LOAN_ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 _ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _POSITION_PATTERN = re.compile(rf"^([0-9]{{2,5}}#)?{_TIME}#{_ID}$")
@@ -745,7 +745,7 @@ class LendingService:
 
     # ------------------------------------------------------------ helpers
     def _loan(self, loan_id: str) -> LoanRecord:
-        loan = self.store.get_loan(loan_id) if _ID_PATTERN.match(loan_id) else None
+        loan = self.store.get_loan(loan_id) if LOAN_ID_PATTERN.fullmatch(loan_id) else None
         if loan is None:
             raise LoanNotFound()
         return loan

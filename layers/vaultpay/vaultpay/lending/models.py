@@ -107,10 +107,17 @@ AnnualRate = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,2})?$", "examples": ["14.50"]},
-                {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+                {
+                    "type": "string",
+                    "pattern": r"^(?:[1-2][0-9]|3[0-5])(?:\.[0-9]{1,2})?$|^36(?:\.0{1,2})?$",
+                    "examples": ["14.50"],
+                },
+                {"type": "number", "minimum": 10, "maximum": 36, "multipleOf": 0.01},
             ],
-            "description": "Annual interest rate in percent, at most two decimals, within the platform's band.",
+            "description": (
+                "Annual interest rate in percent, at most two decimals, within the platform's band "
+                "(10.00 to 36.00 by default; outside it: 422 loan-terms-invalid)."
+            ),
         },
         mode="validation",
     ),
@@ -142,7 +149,21 @@ TenureMonths = Annotated[int, Field(ge=1, le=36, description="Months, 1 to 36 (t
 LoanAmount = Annotated[
     Paise,
     WithJsonSchema(
-        amount_json_schema(100_000_000, "From 1000.00 (the smallest loan); above the borrower's cap: 422 lending-cap-exceeded."),
+        {
+            "anyOf": [
+                # Rs 1,000.00 to Rs 10,00,000.00 (the platform's smallest loan and the borrower cap)
+                {
+                    "type": "string",
+                    "pattern": r"^(?:[1-9][0-9]{3,5}(?:\.[0-9]{1,2})?|1000000(?:\.0{1,2})?)$",
+                    "examples": ["50000.00"],
+                },
+                {"type": "number", "minimum": 1000, "maximum": 1000000, "multipleOf": 0.01},
+            ],
+            "description": (
+                "Rupees, from 1000.00 to 1000000.00 (the defaults of the smallest loan and the borrower cap); "
+                "past what the borrower may still ask for: 422 lending-cap-exceeded."
+            ),
+        },
         mode="validation",
     ),
 ]
