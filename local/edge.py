@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from cfnlint.decode import decode
-
+from local import cfn_yaml
 from local.template import ROOT, TemplateError
 
 EDGE_TEMPLATE_PATH = ROOT / "edge" / "template.yaml"
@@ -85,9 +84,10 @@ def _rate_rule(rule: Mapping[str, Any]) -> RateRule | None:
 
 def load_rate_rules(path: Path = EDGE_TEMPLATE_PATH) -> list[RateRule]:
     """The web ACL's rate-based rules, in priority order."""
-    template, matches = decode(str(path))
-    if matches or template is None:
-        raise TemplateError(f"cannot read {path}: {matches}")
+    try:
+        template = cfn_yaml.load(path)
+    except (OSError, cfn_yaml.CfnYamlError) as error:
+        raise TemplateError(f"cannot read {path}: {error}") from error
     acls = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::WAFv2::WebACL"]
     if len(acls) != 1:
         raise TemplateError(f"{path} should hold one web ACL, not {len(acls)}")

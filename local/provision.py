@@ -118,6 +118,25 @@ def _secret_value(state: dict[str, str], logical_id: str, properties: Mapping[st
     return state[logical_id]
 
 
+def table_names(template: SamTemplate, *, stack_name: str) -> dict[str, str]:
+    """Physical table names by logical id."""
+    return {logical_id: f"{stack_name}-{logical_id}" for logical_id in template.of_type("AWS::DynamoDB::Table")}
+
+
+def provision_tables(template: SamTemplate, dynamodb: Any, *, stack_name: str, region: str) -> Provisioned:
+    """The template's tables alone (those that exist are left as they are)."""
+    result = Provisioned()
+    tables = template.of_type("AWS::DynamoDB::Table")
+    for logical_id, name in table_names(template, stack_name=stack_name).items():
+        _create_table(dynamodb, name, tables[logical_id])
+        result.refs[logical_id] = name
+        result.attributes[(logical_id, "Arn")] = _table_arn(region, name)
+        description = dynamodb.describe_table(TableName=name)["Table"]
+        if description.get("LatestStreamArn"):
+            result.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
+    return result
+
+
 def provision(
     template: SamTemplate,
     clients: Clients,
@@ -127,17 +146,8 @@ def provision(
     parameter_overrides: Mapping[str, str] | None = None,
     secrets_file: Path | None = None,
 ) -> Provisioned:
-    result = Provisioned()
+    result = provision_tables(template, clients.dynamodb, stack_name=stack_name, region=region)
     early = template.intrinsics(stack_name=stack_name, region=region, parameter_overrides=parameter_overrides)
-
-    for logical_id, properties in template.of_type("AWS::DynamoDB::Table").items():
-        name = f"{stack_name}-{logical_id}"
-        _create_table(clients.dynamodb, name, properties)
-        result.refs[logical_id] = name
-        result.attributes[(logical_id, "Arn")] = _table_arn(region, name)
-        description = clients.dynamodb.describe_table(TableName=name)["Table"]
-        if description.get("LatestStreamArn"):
-            result.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
 
     aliases = {
         str(early.resolve(alias["AliasName"])): alias["TargetKeyId"]["Ref"]

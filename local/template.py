@@ -2,8 +2,8 @@
 
 The local stack is built from the template itself (tables, keys, secrets, queues, each
 function's environment, the HTTP API's routes and authorizer, the stream subscription), so
-that what runs locally is what deploys. Parsing uses cfn-lint's decoder, which understands
-the short forms (!Ref, !GetAtt, !Sub, ...).
+that what runs locally is what deploys. Parsing (local.cfn_yaml) understands the short forms
+(!Ref, !GetAtt, !Sub, ...) and gives what cfn-lint's decoder gives.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
+from local import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -168,10 +168,10 @@ class SamTemplate:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH) -> SamTemplate:
-        body, matches = decode(str(path))
-        if matches or body is None:
-            raise TemplateError(f"{path}: {[str(match) for match in matches]}")
-        return cls(body, path)
+        try:
+            return cls(cfn_yaml.load(path), path)
+        except (OSError, cfn_yaml.CfnYamlError) as error:
+            raise TemplateError(f"{path}: {error}") from error
 
     @property
     def resources(self) -> Mapping[str, Any]:

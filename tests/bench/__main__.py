@@ -754,7 +754,7 @@ def main() -> None:
     args = parser.parse_args()
     runs, seconds, repetitions, history_requests = (1, 4.0, 3, 10) if args.quick else (3, 8.0, 7, 30)
     results = Results()
-    with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-bench-")), faults=False) as stack:
+    with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-bench-")), faults=False, jvm_options="") as stack:
         print("cold starts...", flush=True)
         cold_starts(results, repetitions)
         print("AWS calls per operation...", flush=True)

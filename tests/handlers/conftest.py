@@ -1,4 +1,4 @@
-"""Unit tests: in-process, moto for AWS, resources created from template.yaml itself."""
+"""Handler tests: in-process, moto for AWS, resources created from template.yaml itself, once per package."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,9 +14,18 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.model_instances import reset_model_data
 
 from local.moto_kms import honour_digest_signing
-from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
+from local.provision import (
+    LOCAL_PARAMETERS,
+    Clients,
+    function_environment,
+    intrinsics_for,
+    provision,
+    provision_tables,
+    table_names,
+)
 from local.template import ROOT, SamTemplate
 from tests.support.events import LambdaContextStub
 from vaultpay.audit import composition as audit_composition
@@ -47,36 +57,76 @@ def _clear_caches() -> None:
                 value.cache_clear()
 
 
-@pytest.fixture
-def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """moto with the template's tables, keys and secrets; every function's environment set."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "VaultPay",
-    }.items():
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "VaultPay",
+}
+
+
+@dataclass(frozen=True)
+class MotoStack:
+    """The template's resources in moto, provisioned once for the whole package."""
+
+    clients: Clients
+    environment: dict[str, str]  # every function's Environment.Variables, resolved (service name dropped)
+    tables: tuple[str, ...]  # physical table names
+
+    def empty_tables(self) -> None:
+        """Every table as it was provisioned: no items, a fresh stream. KMS keys, secrets and queues
+        keep no per-test state the functions read back, so they stay."""
+        for name in self.tables:
+            self.clients.dynamodb.delete_table(TableName=name)
+        provision_tables(TEMPLATE, self.clients.dynamodb, stack_name=STACK, region=REGION)
+        # moto tracks every model instance it ever made (for its dashboard), transaction copies
+        # of whole tables included: let them go, or memory grows test after test.
+        reset_model_data()
+
+
+def _set_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("VAULTPAY_FAULT_PLAN", raising=False)
+
+
+@pytest.fixture(scope="package")
+def moto_stack() -> Iterator[MotoStack]:
+    """moto with the template's tables, keys, secrets and queues: created once (about a second),
+    not per test. Tests take ``aws_stack``, which empties the tables before each test."""
     honour_digest_signing()
-    with mock_aws():
-        _clear_caches()
-        clients = Clients(
-            *(boto3.client(service, region_name=REGION) for service in ("dynamodb", "kms", "secretsmanager", "sqs"))
-        )
-        provisioned = provision(TEMPLATE, clients, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
-        intrinsics = intrinsics_for(TEMPLATE, provisioned, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
-        environment: dict[str, str] = {}
-        for logical_id in TEMPLATE.functions():
-            environment.update(function_environment(TEMPLATE, logical_id, intrinsics))
-        environment.pop("POWERTOOLS_SERVICE_NAME", None)
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        yield environment
-        _clear_caches()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_aws_environment(monkeypatch)
+        with mock_aws():
+            clients = Clients(
+                *(boto3.client(service, region_name=REGION) for service in ("dynamodb", "kms", "secretsmanager", "sqs"))
+            )
+            provisioned = provision(TEMPLATE, clients, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS)
+            intrinsics = intrinsics_for(
+                TEMPLATE, provisioned, stack_name=STACK, region=REGION, parameter_overrides=LOCAL_PARAMETERS
+            )
+            environment: dict[str, str] = {}
+            for logical_id in TEMPLATE.functions():
+                environment.update(function_environment(TEMPLATE, logical_id, intrinsics))
+            environment.pop("POWERTOOLS_SERVICE_NAME", None)
+            tables = tuple(table_names(TEMPLATE, stack_name=STACK).values())
+            yield MotoStack(clients, environment, tables)
+
+
+@pytest.fixture
+def aws_stack(moto_stack: MotoStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto with the template's tables (empty), keys and secrets; every function's environment set;
+    the functions' cached settings and clients dropped, so each test starts cold."""
+    _set_aws_environment(monkeypatch)
+    moto_stack.empty_tables()
+    for name, value in moto_stack.environment.items():
+        monkeypatch.setenv(name, value)
+    _clear_caches()
+    yield dict(moto_stack.environment)
+    _clear_caches()
 
 
 @pytest.fixture

@@ -23,6 +23,12 @@ STARTUP_TIMEOUT_SECONDS = 120
 # more than one client should: the edge's per-address limits leave them alone, and apply to the
 # strangers of 127.128.0.0/9 (tests.support.api.stranger_address).
 TRUSTED_TEST_CLIENTS = "127.0.0.0/9"
+# DynamoDB Local's JVM in a test stack: the client compiler only (C2's compilations cost more CPU
+# than they save in a stack that lives seconds to minutes: measured, half the JVM's CPU to
+# start and to serve 2,500 transactions) and the serial collector (two cores, no GC threads to
+# spare). Set from outside the stack, through the environment every JVM reads; `make run` and
+# `make bench` keep the JVM's defaults.
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 @dataclass
@@ -64,11 +70,17 @@ class RunningStack:
 
 @contextmanager
 def running_stack(
-    state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True, in_memory: bool = True
+    state_dir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    faults: bool = True,
+    in_memory: bool = True,
+    jvm_options: str = TEST_JVM_OPTIONS,
 ) -> Iterator[RunningStack]:
     """A local stack for the duration of a ``with`` block (``faults``: with an empty fault plan;
-    ``in_memory=False``: data, keys and secrets kept in ``state_dir``, as ``make run`` keeps them)."""
-    running = start_stack(state_dir, extra_args=extra_args, faults=faults, in_memory=in_memory)
+    ``in_memory=False``: data, keys and secrets kept in ``state_dir``, as ``make run`` keeps them;
+    ``jvm_options``: for DynamoDB Local's JVM, empty for the JVM's defaults)."""
+    running = start_stack(state_dir, extra_args=extra_args, faults=faults, in_memory=in_memory, jvm_options=jvm_options)
     try:
         yield running
     finally:
@@ -85,7 +97,12 @@ def stop_when_the_test_process_dies() -> None:
 
 
 def start_stack(
-    state_dir: Path, *, extra_args: tuple[str, ...] = (), faults: bool = True, in_memory: bool = True
+    state_dir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    faults: bool = True,
+    in_memory: bool = True,
+    jvm_options: str = TEST_JVM_OPTIONS,
 ) -> RunningStack:
     state_dir.mkdir(parents=True, exist_ok=True)
     fault_plan = state_dir / "faults.json"
@@ -113,7 +130,11 @@ def start_stack(
             *extra_args,
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}"},
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{ROOT / 'layers' / 'vaultpay'}:{ROOT}",
+            **({"JAVA_TOOL_OPTIONS": jvm_options} if jvm_options else {}),
+        },
         preexec_fn=stop_when_the_test_process_dies,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
