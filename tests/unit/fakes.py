@@ -55,7 +55,15 @@ from vaultpay.core.errors import (
     VaultIntegrityError,
 )
 from vaultpay.core.grants import GrantUse, NewGrant
-from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, LedgerEntry, PartyRef, ProfileRecord, TransactionRecord
+from vaultpay.core.records import (
+    AccountRecord,
+    Direction,
+    LedgerEntry,
+    PartyRef,
+    ProfileRecord,
+    TransactionRecord,
+    is_system_account,
+)
 from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar, SealedSecret, TotpFactor
@@ -182,19 +190,21 @@ class Tables:
         self.accounts[user_id] = Account(record, last_txn=txn.reference_id)
 
     def issue_from_system(self, credit: TransactionRecord) -> None:
-        """Debit the system (issuance) account, opening it on first use: it alone may go below zero."""
-        if SYSTEM_PARTY.user_id not in self.accounts:
-            self.accounts[SYSTEM_PARTY.user_id] = Account(
-                AccountRecord(
-                    user_id=SYSTEM_PARTY.user_id,
-                    email=SYSTEM_PARTY.email,
-                    full_name=SYSTEM_PARTY.full_name,
-                    balance=0,
-                    version=0,
-                ),
+        """Debit the credit's issuance shard (its sender), opening it on first use: the issuance
+        shards alone may go below zero."""
+        system = credit.sender
+        if not is_system_account(system.user_id):
+            raise StoreRejected(f"a welcome credit comes from an issuance account, not {system.user_id}")
+        if system.user_id not in self.accounts:
+            self.accounts[system.user_id] = Account(
+                AccountRecord(user_id=system.user_id, email=system.email, full_name=system.full_name, balance=0, version=0),
                 last_txn=None,
             )
-        self.move(SYSTEM_PARTY.user_id, -credit.amount, credit)
+        self.move(system.user_id, -credit.amount, credit)
+
+    def system_accounts(self) -> dict[str, int]:
+        """The issuance shards that exist, with their balances."""
+        return {user_id: account.record.balance for user_id, account in self.accounts.items() if is_system_account(user_id)}
 
     def grant_spendable(self, user_id: str, use: GrantUse) -> bool:
         """The condition of ``core.table.consume_step_up_grant``: it exists, is this session's, has not expired."""
