@@ -104,6 +104,9 @@ class TransactionRecord(_Record):
     loan_id: str | None = None
     # A repayment's receivers: every lender with their part (the receiver is then the loan itself).
     legs: tuple[Leg, ...] = ()
+    # A transfer's: the sender's balance right after it (what its receipt says, replays included).
+    # Known exactly because the debit was conditioned on the balance before; never shown to the receiver.
+    sender_balance_after: int | None = None
 
 
 def balance_moves(txn: TransactionRecord) -> list[tuple[PartyRef, Direction, int]]:
