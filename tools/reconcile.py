@@ -1,9 +1,10 @@
 """Reconciliation: the whole ledger checked against itself and against the audit trail.
 
 Over the whole main table (local or deployed) and the audit table:
-  - all balances, the system (issuance) account included, sum to zero: the system account's
-    balance is minus the money issued, which equals the welcome credits recorded;
-  - no balance is below zero but the system account's;
+  - all balances, the system (issuance) account's included, sum to zero: the system account is
+    sharded (SYSTEM-00, SYSTEM-01, ..., and the legacy unsharded SYSTEM of an older table), and
+    its shards' balances sum to minus the money issued, which equals the welcome credits recorded;
+  - no balance is below zero but the system account's shards';
   - every account's successful ledger entries replay to its balance;
   - every successful transaction has exactly two ledger entries (sent, received) that agree
     with it, a failed one exactly one (sent) and moved nothing;
@@ -39,7 +40,7 @@ from local.template import ROOT
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import unmarshal
 from vaultpay.core.money import format_paise
-from vaultpay.core.records import SYSTEM_USER_ID, balance_moves, ledger_sides
+from vaultpay.core.records import balance_moves, is_system_account, ledger_sides
 
 Item = dict[str, Any]
 
@@ -51,6 +52,7 @@ class Report:
     ledger_entries: int = 0
     audit_records: int = 0
     issued: int = 0
+    system_shards: int = 0
     user_balances: int = 0
     loans: int = 0
     escrow: int = 0
@@ -67,7 +69,7 @@ class Report:
             f"  transactions       {self.transactions}",
             f"  ledger entries     {self.ledger_entries}",
             f"  audit records      {self.audit_records}",
-            f"  money issued       Rs {format_paise(self.issued)}",
+            f"  money issued       Rs {format_paise(self.issued)} (by {self.system_shards} system account shard(s))",
             f"  held by users      Rs {format_paise(self.user_balances)}",
             f"  loans              {self.loans}",
             f"  held in escrow     Rs {format_paise(self.escrow)}",
@@ -106,9 +108,10 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
     report.audit_records = len(audits)
 
     # Balances: conservation, issuance, no negative balance.
-    system = accounts.get(SYSTEM_USER_ID)
-    report.issued = -int(system["balance"]) if system else 0
-    report.user_balances = sum(int(account["balance"]) for user_id, account in accounts.items() if user_id != SYSTEM_USER_ID)
+    system = [account for user_id, account in accounts.items() if is_system_account(user_id)]
+    report.system_shards = len(system)
+    report.issued = -sum(int(account["balance"]) for account in system)
+    report.user_balances = sum(int(account["balance"]) for user_id, account in accounts.items() if not is_system_account(user_id))
     report.loans = len(loans)
     report.escrow = sum(int(loan["escrow"]) for loan in loans.values())
     total = sum(int(account["balance"]) for account in accounts.values()) + report.escrow
@@ -123,7 +126,7 @@ def check(main_items: Iterable[Item], audit_items: Iterable[Item]) -> Report:
             f"the system account issued {format_paise(report.issued)} but welcome credits total {format_paise(welcome_credits)}"
         )
     for user_id, account in sorted(accounts.items()):
-        if user_id != SYSTEM_USER_ID and int(account["balance"]) < 0:
+        if not is_system_account(user_id) and int(account["balance"]) < 0:
             report.violations.append(f"account {user_id} is negative: {format_paise(int(account['balance']))}")
 
     # Ledger replay.

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from tests.handlers.conftest import Invoke, body, scan_all, table_snapshot
 from tests.support.data import registration
 from tests.support.events import http_event
+from vaultpay.core import aws
 from vaultpay.core.records import PartyRef, TransactionRecord
 from vaultpay.wallet.dynamo import DynamoWalletRepository
 from vaultpay.wallet.logic import sending_day
@@ -403,6 +404,67 @@ def test_an_unknown_query_parameter_is_ignored_and_an_unknown_body_field_refused
     assert [error["type"] for error in body(smuggled)["errors"]] == ["extra_forbidden"]
 
 
+class TestRoundTrips:
+    """A first transfer reads the sender's account and the payee's guard in one call; the container
+    then remembers both, and the next transfer between them reads nothing before its transaction."""
+
+    @staticmethod
+    def count_calls() -> list[str]:
+        calls: list[str] = []
+        aws.dynamodb().meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+        return calls
+
+    def test_a_first_transfer_makes_four_calls_and_one_to_a_payee_paid_recently_three(
+        self, wallet: Invoke, people: dict[str, str]
+    ) -> None:
+        # Given a warm wallet container (it has answered a balance)
+        balance(wallet, people["asha"])
+        calls = self.count_calls()
+        # When Asha pays Ravi for the first time from it
+        first = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1.00"}, key="round-trip-0001")
+        # Then four calls: the idempotency record, one read (her account and his address), the transaction, the outcome
+        assert first["statusCode"] == 201
+        assert calls == ["PutItem", "BatchGetItem", "TransactWriteItems", "UpdateItem"]
+        # When she pays him again
+        calls.clear()
+        again = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "2.00"}, key="round-trip-0002")
+        # Then three calls, nothing read, and the receipt's balance is still exact
+        assert calls == ["PutItem", "TransactWriteItems", "UpdateItem"]
+        assert body(again)["balance"] == balance(wallet, people["asha"]) == "9997.00"
+
+    def test_a_remembered_balance_gone_stale_is_corrected_by_the_debits_condition(
+        self, wallet: Invoke, people: dict[str, str]
+    ) -> None:
+        # Given the container remembers Asha's balance from her transfer (Rs 9,999.00)
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1.00"}, key="stale-000001")
+        # And Ravi has paid her Rs 500.00 since (her balance moved without her)
+        transfer(wallet, people["ravi"], {"receiver_email": "asha@example.com", "amount": "500.00"}, key="stale-000002")
+        calls = self.count_calls()
+        # When she pays him Rs 10.00
+        sent = transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "10.00"}, key="stale-000003")
+        # Then the first try is refused by the condition, which saw the real balance; the second commits
+        assert sent["statusCode"] == 201
+        assert calls == ["PutItem", "TransactWriteItems", "TransactWriteItems", "UpdateItem"]
+        # And the receipt says the balance right after it, as the account does
+        assert body(sent)["balance"] == balance(wallet, people["asha"]) == "10489.00"
+
+    def test_a_replay_after_a_lost_outcome_answers_the_original_balance(
+        self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]
+    ) -> None:
+        # Given a transfer whose idempotency record was lost (a crash between the commit and the record)
+        payload = {"receiver_email": "ravi@example.com", "amount": "1.00"}
+        original = body(transfer(wallet, people["asha"], payload, key="lost-record-01"))
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "5.00"}, key="lost-record-02")
+        for item in scan_all(dynamodb, aws_stack["IDEMPOTENCY_TABLE_NAME"]):
+            dynamodb.delete_item(TableName=aws_stack["IDEMPOTENCY_TABLE_NAME"], Key={"id": item["id"]})
+        # When it is retried
+        retried = transfer(wallet, people["asha"], payload, key="lost-record-01")
+        # Then the TXN guard answers with the original receipt, balance right after it included
+        assert retried["statusCode"] == 201
+        assert body(retried) == original
+        assert original["balance"] == "9999.00"
+
+
 class CancelsWithoutReasons:
     """A DynamoDB client whose transactions are cancelled with no CancellationReasons at all."""
 
@@ -424,7 +486,7 @@ def test_a_cancellation_without_reasons_stands_as_it_is() -> None:
     )
     # Then the outcome is not guessed (no domain error, no IndexError): the cancellation propagates
     with pytest.raises(ClientError) as raised:
-        repository.commit_transfer(txn, sending_day(txn.created_at, 10_000_000), None)
+        repository.commit_transfer(txn, sending_day(txn.created_at, 10_000_000), None, 1_000)
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
     with pytest.raises(ClientError):
         repository.record_failed_transfer(txn)

@@ -51,8 +51,8 @@ def items_naming(stack: RunningStack, email: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     request: dict[str, Any] = {
         "TableName": stack.resource("MainTable"),
-        # The system account's own item names system@vaultpay.internal: that one is the platform's.
-        "FilterExpression": "(email = :email OR PK = :guard) AND PK <> :system",
+        # The system account's own items (its shards, USER#SYSTEM-NN) name system@vaultpay.internal: those are the platform's.
+        "FilterExpression": "(email = :email OR PK = :guard) AND NOT begins_with(PK, :system)",
         "ExpressionAttributeValues": {":email": {"S": email}, ":guard": {"S": f"EMAIL#{email}"}, ":system": {"S": "USER#SYSTEM"}},
     }
     while True:

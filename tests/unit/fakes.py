@@ -40,6 +40,7 @@ from vaultpay.audit.models import AuditRecord
 from vaultpay.audit.ports import AuditStore, TransactionLookup
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
+    BalanceChanged,
     DailyLimitExceeded,
     DuplicateTransaction,
     EmailAlreadyRegistered,
@@ -55,7 +56,15 @@ from vaultpay.core.errors import (
     VaultIntegrityError,
 )
 from vaultpay.core.grants import GrantUse, NewGrant
-from vaultpay.core.records import SYSTEM_PARTY, AccountRecord, Direction, LedgerEntry, PartyRef, ProfileRecord, TransactionRecord
+from vaultpay.core.records import (
+    AccountRecord,
+    Direction,
+    LedgerEntry,
+    PartyRef,
+    ProfileRecord,
+    TransactionRecord,
+    is_system_account,
+)
 from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar, SealedSecret, TotpFactor
@@ -182,19 +191,21 @@ class Tables:
         self.accounts[user_id] = Account(record, last_txn=txn.reference_id)
 
     def issue_from_system(self, credit: TransactionRecord) -> None:
-        """Debit the system (issuance) account, opening it on first use: it alone may go below zero."""
-        if SYSTEM_PARTY.user_id not in self.accounts:
-            self.accounts[SYSTEM_PARTY.user_id] = Account(
-                AccountRecord(
-                    user_id=SYSTEM_PARTY.user_id,
-                    email=SYSTEM_PARTY.email,
-                    full_name=SYSTEM_PARTY.full_name,
-                    balance=0,
-                    version=0,
-                ),
+        """Debit the credit's issuance shard (its sender), opening it on first use: the issuance
+        shards alone may go below zero."""
+        system = credit.sender
+        if not is_system_account(system.user_id):
+            raise StoreRejected(f"a welcome credit comes from an issuance account, not {system.user_id}")
+        if system.user_id not in self.accounts:
+            self.accounts[system.user_id] = Account(
+                AccountRecord(user_id=system.user_id, email=system.email, full_name=system.full_name, balance=0, version=0),
                 last_txn=None,
             )
-        self.move(SYSTEM_PARTY.user_id, -credit.amount, credit)
+        self.move(system.user_id, -credit.amount, credit)
+
+    def system_accounts(self) -> dict[str, int]:
+        """The issuance shards that exist, with their balances."""
+        return {user_id: account.record.balance for user_id, account in self.accounts.items() if is_system_account(user_id)}
 
     def grant_spendable(self, user_id: str, use: GrantUse) -> bool:
         """The condition of ``core.table.consume_step_up_grant``: it exists, is this session's, has not expired."""
@@ -227,21 +238,33 @@ class FakeWalletStore:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.transaction_reads: list[frozenset[str]] = []  # what each get_transactions asked for
+        # A sender's balance as the adapter's container remembers it (it may be stale): see ``remember``.
+        self.remembered: dict[str, int] = {}
+        self.commits = 0  # commit_transfer calls, refused ones included
+
+    def remember(self, user_id: str, balance: int) -> None:
+        """Given the container remembers ``balance`` for ``user_id`` (as the adapter does after a transfer)."""
+        self.remembered[user_id] = balance
 
     def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
         sender = self.tables.accounts.get(sender_id)
         guard = self.tables.email_guards.get(receiver_email)
         receiver = None if guard is None else PartyRef(user_id=guard.user_id, email=receiver_email, full_name=guard.full_name)
-        return (sender.record if sender else None), receiver
+        record = sender.record if sender else None
+        if record is not None and sender_id in self.remembered:
+            record = record.model_copy(update={"balance": self.remembered[sender_id]})
+        return record, receiver
 
-    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None) -> None:
-        """Debit (needs the funds), credit, the transaction (its reference new), the ledger, the day's
-        counter (within the limit) and the step-up grant spent (when given), all or nothing.
+    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None, sender_balance: int) -> None:
+        """Debit (needs the funds, and the balance to be ``sender_balance``), credit, the transaction
+        (its reference new), the ledger, the day's counter (within the limit) and the step-up grant
+        spent (when given), all or nothing.
 
         Precedence as the adapter declares it: a duplicate reference (0), the grant (1), the daily
         limit (2), the sender (3), the receiver (4): a retry of a committed transfer is
         DuplicateTransaction even when the sender's balance has since fallen short.
         """
+        self.commits += 1
         if txn.sender.user_id == txn.receiver.user_id:
             raise StoreRejected("a transaction cannot include two operations on one item")
         sender = self.tables.accounts.get(txn.sender.user_id)
@@ -254,10 +277,14 @@ class FakeWalletStore:
             raise DailyLimitExceeded(limit=day.limit, remaining=day.limit - sent, resets_at=day.resets_at)
         if sender is None:
             raise UserNotFound()
+        if sender.record.balance != sender_balance:
+            self.remembered[txn.sender.user_id] = sender.record.balance
+            raise BalanceChanged(sender.record.balance)
         if sender.record.balance < txn.amount:
             raise InsufficientFunds(txn.reference_id)
         if txn.receiver.user_id not in self.tables.accounts:
             raise ReceiverNotFound()
+        self.remembered[txn.sender.user_id] = sender_balance - txn.amount
         self.tables.move(txn.sender.user_id, -txn.amount, txn)
         self.tables.move(txn.receiver.user_id, txn.amount, txn)
         self.tables.put_transaction(txn)

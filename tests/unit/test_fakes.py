@@ -24,6 +24,7 @@ from tests.unit.fakes import (
 from vaultpay.audit.ports import AuditStore, TransactionLookup
 from vaultpay.core.errors import (
     AadhaarAlreadyRegistered,
+    BalanceChanged,
     DailyLimitExceeded,
     DuplicateTransaction,
     EmailAlreadyRegistered,
@@ -105,24 +106,43 @@ DAY = SendingDay(day="2026-11-24", limit=10_000, resets_at=datetime(2026, 11, 24
 
 def test_commit_transfer_is_all_or_nothing_and_refuses_like_the_adapter(tables: Tables) -> None:
     store = FakeWalletStore(tables)
-    store.commit_transfer(txn(), DAY, None)
+    store.commit_transfer(txn(), DAY, None, 1_500)
     assert (store.get_balance(ALICE.user_id), store.get_balance(BOB.user_id)) == ((500, 2), (1_000, 2))
     after_one = tables.snapshot()
     # The reference already exists: DuplicateTransaction, even though the funds are now short too (precedence)
     with pytest.raises(DuplicateTransaction):
-        store.commit_transfer(txn(), DAY, None)
+        store.commit_transfer(txn(), DAY, None, 500)
     with pytest.raises(InsufficientFunds) as short:
-        store.commit_transfer(txn("ref-2"), DAY, None)
+        store.commit_transfer(txn("ref-2"), DAY, None, 500)
     assert short.value.reference_id == "ref-2"
     with pytest.raises(UserNotFound):
-        store.commit_transfer(txn("ref-3", sender=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None)
+        store.commit_transfer(
+            txn("ref-3", sender=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None, 500
+        )
     with pytest.raises(ReceiverNotFound):
         store.commit_transfer(
-            txn("ref-4", amount=100, receiver=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None
+            txn("ref-4", amount=100, receiver=PartyRef(user_id="gone", email="gone@example.com", full_name="G")), DAY, None, 500
         )
     with pytest.raises(StoreRejected):
-        store.commit_transfer(txn("ref-5", amount=100, receiver=ALICE), DAY, None)
+        store.commit_transfer(txn("ref-5", amount=100, receiver=ALICE), DAY, None, 500)
     assert tables.snapshot() == after_one
+
+
+def test_commit_transfer_refuses_a_balance_other_than_the_expected_one_and_says_which(tables: Tables) -> None:
+    # Given the sender's balance is 1,500, and the transfer expects 1,200 (a stale guess), or 1,500 but is a retry
+    store = FakeWalletStore(tables)
+    before = tables.snapshot()
+    # Then BalanceChanged says what it is, nothing is written
+    with pytest.raises(BalanceChanged) as changed:
+        store.commit_transfer(txn(amount=100), DAY, None, 1_200)
+    assert changed.value.balance == 1_500
+    assert tables.snapshot() == before
+    # And with the balance it is, the transfer commits
+    store.commit_transfer(txn(amount=100), DAY, None, 1_500)
+    assert tables.balance_of(ALICE.user_id) == 1_400
+    # And a duplicate comes before a changed balance (precedence 0 < 3)
+    with pytest.raises(DuplicateTransaction):
+        store.commit_transfer(txn(amount=100), DAY, None, 1_200)
 
 
 def test_commit_transfer_keeps_the_days_counter_and_spends_the_grant_like_the_adapter(tables: Tables) -> None:
@@ -133,15 +153,15 @@ def test_commit_transfer_keeps_the_days_counter_and_spends_the_grant_like_the_ad
     # A grant of another session, or expired, refuses the whole transaction (before the limit, precedence 1)
     for refused in (GrantUse("hash", "s2", 50), GrantUse("hash", "s1", 100)):
         with pytest.raises(StepUpRequired):
-            store.commit_transfer(txn(amount=20_000), DAY, refused)
+            store.commit_transfer(txn(amount=20_000), DAY, refused, 1_500)
     assert tables.daily_sent == {}
     # Within the limit: the counter grows and the grant is spent, with the money
-    store.commit_transfer(txn(amount=1_000), DAY, GrantUse("hash", "s1", 50))
+    store.commit_transfer(txn(amount=1_000), DAY, GrantUse("hash", "s1", 50), 1_500)
     assert (tables.daily_sent, tables.grants) == ({(ALICE.user_id, DAY.day): 1_000}, {})
     # Past it: DailyLimitExceeded saying what remains (before insufficient funds, precedence 2 < 3), nothing written
     before = tables.snapshot()
     with pytest.raises(DailyLimitExceeded) as limited:
-        store.commit_transfer(txn("ref-2", amount=9_001), DAY, None)
+        store.commit_transfer(txn("ref-2", amount=9_001), DAY, None, 500)
     assert limited.value.remaining == 9_000
     assert tables.snapshot() == before
 

@@ -34,6 +34,8 @@ def test_every_domain_error_maps_to_a_status(error_class: type[errors.DomainErro
         arguments["remaining"] = 100
     if "minimum" in signature.parameters:
         arguments["minimum"] = 50_000
+    if "balance" in signature.parameters:
+        arguments["balance"] = 0
     status = status_of(error_class(**arguments))
     assert 400 <= status < 600
     assert error_class.code != errors.DomainError.code

@@ -23,7 +23,7 @@ from vaultpay.core.errors import (
     UserNotFound,
     WeakPassword,
 )
-from vaultpay.core.records import SYSTEM_USER_ID
+from vaultpay.core.records import is_system_account, system_party_for
 from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.identity.logic import REVOKED_ON_LOGOUT, REVOKED_ON_REUSE, IdentityService
 from vaultpay.identity.models import LoginRequest, LogoutRequest, RefreshRequest, RegisteredUser, RegisterRequest, TokenPair
@@ -33,6 +33,7 @@ from vaultpay.vault.logic import aadhaar_index, open_aadhaar
 PASSWORD = "correct horse battery staple"
 AADHAAR = "234123412346"
 OTHER_AADHAAR = "23412341235" + verhoeff_check_digit("23412341235")
+THIRD_AADHAAR = "23412341236" + verhoeff_check_digit("23412341236")
 INDEX_MAC = FakeIndexMac()
 WELCOME = 25_000
 MAX_FAILURES = 3
@@ -184,13 +185,38 @@ def test_register_seals_the_aadhaar_and_the_store_never_sees_the_number(
     assert tables.aadhaar_guards == {aadhaar_index(AADHAAR, INDEX_MAC)}
 
 
-def test_register_credits_the_welcome_money_from_the_system_account(identity: IdentityService, tables: Tables) -> None:
+def test_register_credits_the_welcome_money_from_a_shard_of_the_system_account(identity: IdentityService, tables: Tables) -> None:
+    # When someone registers
     user = identity.register(registration())
+    # Then her welcome credit comes from one shard of the system account, the one her id hashes to
     assert tables.balance_of(user.id) == WELCOME
-    assert tables.balance_of(SYSTEM_USER_ID) == -WELCOME
     (credit,) = tables.transactions.values()
     assert (credit.kind, credit.status, credit.amount, credit.receiver.user_id) == ("WELCOME_CREDIT", "SUCCESS", WELCOME, user.id)
+    assert credit.sender == system_party_for(user.id, 16)
+    assert tables.system_accounts() == {credit.sender.user_id: -WELCOME}
     assert tables.accounts[user.id].last_txn == credit.reference_id
+
+
+def test_the_shards_of_the_system_account_together_hold_minus_what_was_issued(
+    tables: Tables,
+    tokens: FakeTokenStore,
+    failures: FakeAttemptStore,
+    data_keys: FakeDataKeys,
+    codec: Codec,
+    clock: FakeClock,
+) -> None:
+    # Given a system account of two shards
+    identity = make_service(tables, tokens, failures, data_keys, codec, clock, system_account_shards=2)
+    # When three people register
+    for n, aadhaar in enumerate((AADHAAR, OTHER_AADHAAR, THIRD_AADHAAR)):
+        identity.register(registration(email=f"user{n}@example.com", aadhaar=aadhaar))
+    # Then each credit came from the shard its receiver's id hashes to, and the shards sum to minus the total
+    shards = tables.system_accounts()
+    assert set(shards) <= {"SYSTEM-00", "SYSTEM-01"}
+    assert sum(shards.values()) == -3 * WELCOME
+    for credit in tables.transactions.values():
+        assert credit.sender == system_party_for(credit.receiver.user_id, 2)
+        assert is_system_account(credit.sender.user_id)
 
 
 def test_without_a_welcome_credit_an_account_opens_empty(
@@ -206,7 +232,7 @@ def test_without_a_welcome_credit_an_account_opens_empty(
     assert user.balance == 0
     assert tables.balance_of(user.id) == 0
     assert tables.transactions == {}
-    assert SYSTEM_USER_ID not in tables.accounts
+    assert tables.system_accounts() == {}
 
 
 @pytest.mark.parametrize(

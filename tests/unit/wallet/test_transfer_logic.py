@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.unit.fakes import FakeClock, FakeWalletStore, Tables
 from vaultpay.core.errors import (
     AmountAboveLimit,
+    ConcurrentUpdate,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidCursor,
@@ -19,9 +21,10 @@ from vaultpay.core.errors import (
     TransactionNotFound,
     UserNotFound,
 )
-from vaultpay.core.records import Direction, PartyRef
+from vaultpay.core.grants import GrantUse
+from vaultpay.core.records import Direction, PartyRef, TransactionRecord
 from vaultpay.wallet.logic import FAILED_INSUFFICIENT_FUNDS, WalletService, encode_cursor, reference_for, validate_idempotency_key
-from vaultpay.wallet.models import Party, TransferRequest
+from vaultpay.wallet.models import Party, SendingDay, TransferRequest
 
 ALICE = PartyRef(user_id="11111111-1111-4111-8111-111111111111", email="alice@example.com", full_name="Alice Rao")
 BOB = PartyRef(user_id="22222222-2222-4222-8222-222222222222", email="bob@example.com", full_name="Bob Iyer")
@@ -122,10 +125,6 @@ def test_a_retry_replays_even_when_the_sender_could_no_longer_afford_it(wallet: 
     assert tables.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: a replay's receipt carries the sender's current balance, not the one right after the transfer",
-)
 def test_a_replayed_receipt_carries_the_balance_right_after_the_original_transfer(wallet: WalletService) -> None:
     # Given a committed transfer, then another one
     original = wallet.transfer(ALICE.user_id, "key-00000001", send("100.00"))
@@ -134,6 +133,54 @@ def test_a_replayed_receipt_carries_the_balance_right_after_the_original_transfe
     retried = wallet.transfer(ALICE.user_id, "key-00000001", send("100.00"))
     # Then its receipt is the original's (TransferReceipt.balance: "the sender's balance right after the transfer")
     assert retried.receipt.balance == original.receipt.balance
+
+
+def test_a_stale_remembered_balance_is_corrected_and_the_receipt_is_exact(
+    wallet: WalletService, store: FakeWalletStore, tables: Tables
+) -> None:
+    # Given the container remembers Alice at ₹9,000, but Bob paid her since: she has ₹10,000
+    store.remember(ALICE.user_id, 900_000)
+    # When she sends Carol ₹100
+    outcome = wallet.transfer(ALICE.user_id, "key-00000001", send("100.00", to=CAROL))
+    # Then it commits on the second try, and the receipt's balance is her real one right after
+    assert store.commits == 2
+    assert outcome.receipt.balance == tables.balance_of(ALICE.user_id) == 990_000
+    # And her next transfer needs one try: the container now knows her balance
+    wallet.transfer(ALICE.user_id, "key-00000002", send("100.00", to=CAROL))
+    assert store.commits == 3
+    assert tables.balance_of(ALICE.user_id) == 980_000
+
+
+def test_a_stale_balance_that_hid_a_shortfall_records_the_failure(wallet: WalletService, store: FakeWalletStore) -> None:
+    # Given the container remembers Carol with ₹500, but she has nothing
+    store.remember(CAROL.user_id, 50_000)
+    # When she sends Bob ₹10
+    # Then it is refused for want of funds (after learning her real balance), and recorded as FAILED
+    with pytest.raises(InsufficientFunds):
+        wallet.transfer(CAROL.user_id, "key-00000001", send("10.00"))
+    failed = store.get_transaction(reference_for(CAROL.user_id, "key-00000001"))
+    assert failed is not None
+    assert (failed.status, failed.sender_balance_after) == ("FAILED", None)
+
+
+def test_a_balance_that_keeps_changing_is_a_concurrent_update(store: FakeWalletStore, clock: FakeClock, tables: Tables) -> None:
+    # Given a sender whose balance changes before every try (a store that always sees another one)
+    class Busy(FakeWalletStore):
+        def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None, sender_balance: int) -> None:
+            account = self.tables.accounts[ALICE.user_id]  # a paisa lands each time
+            self.tables.accounts[ALICE.user_id] = replace(
+                account, record=account.record.model_copy(update={"balance": account.record.balance + 1})
+            )
+            super().commit_transfer(txn, day, step_up, sender_balance)
+
+    wallet = WalletService(store=Busy(tables), max_transfer_paise=MAX_TRANSFER, clock=clock, balance_change_retries=2)
+    before = tables.balance_of(ALICE.user_id)
+    # When she sends Bob ₹1
+    # Then after three tries it is a concurrent update, and nothing moved but the credits
+    with pytest.raises(ConcurrentUpdate):
+        wallet.transfer(ALICE.user_id, "key-00000001", send("1.00"))
+    assert tables.balance_of(ALICE.user_id) == before + 3
+    assert tables.balance_of(BOB.user_id) == 5_000
 
 
 @pytest.mark.parametrize(

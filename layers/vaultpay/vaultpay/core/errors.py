@@ -205,6 +205,18 @@ class ConcurrentUpdate(DomainError):
     default_detail = "The accounts involved were busy with other requests; retry (with the same Idempotency-Key)."
 
 
+class BalanceChanged(ConcurrentUpdate):
+    """The sender's balance was not the one the transfer was conditioned on (the debit names the
+    balance it expects, so the receipt's balance is exact without reading it back): decide again
+    with the balance the condition saw. Only if that keeps happening does the caller see it."""
+
+    default_detail = "Your account was busy with other requests; retry (with the same Idempotency-Key)."
+
+    def __init__(self, balance: int) -> None:
+        super().__init__()
+        self.balance = balance
+
+
 class DuplicateTransaction(DomainError):
     """The transaction's reference already exists: this is a retry of a committed request."""
 

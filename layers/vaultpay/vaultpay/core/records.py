@@ -6,13 +6,20 @@ They carry no HTTP and no DynamoDB shapes; the features' DynamoDB adapters map t
 
 from __future__ import annotations
 
+import re
+import zlib
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SYSTEM_USER_ID = "SYSTEM"
-"""The issuance account: the only account allowed below zero. Its balance is minus the money issued."""
+"""The issuance account as it was before it was sharded: still recognized (an older table holds
+it), no longer written. The issuance accounts are the only accounts allowed below zero; their
+balances sum to minus the money issued."""
+SYSTEM_EMAIL = "system@vaultpay.internal"
+SYSTEM_NAME = "VaultPay"
+_SYSTEM_SHARD = re.compile(r"^SYSTEM-[0-9]{2,}$")
 
 TransactionKind = Literal["TRANSFER", "WELCOME_CREDIT", "LOAN_COMMITMENT", "LOAN_REFUND", "LOAN_DISBURSAL", "LOAN_REPAYMENT"]
 TransactionStatus = Literal["SUCCESS", "FAILED", "PENDING", "REFUNDED"]
@@ -31,7 +38,25 @@ class PartyRef(_Record):
     full_name: str
 
 
-SYSTEM_PARTY = PartyRef(user_id=SYSTEM_USER_ID, email="system@vaultpay.internal", full_name="VaultPay")
+SYSTEM_PARTY = PartyRef(user_id=SYSTEM_USER_ID, email=SYSTEM_EMAIL, full_name=SYSTEM_NAME)
+"""The legacy unsharded issuance account."""
+
+
+def system_shard_id(shard: int) -> str:
+    """The user id of one shard of the issuance account: SYSTEM-00, SYSTEM-01, ..."""
+    return f"SYSTEM-{shard:02d}"
+
+
+def is_system_account(user_id: str) -> bool:
+    """An issuance account: one of its shards, or the legacy unsharded one."""
+    return user_id == SYSTEM_USER_ID or _SYSTEM_SHARD.match(user_id) is not None
+
+
+def system_party_for(user_id: str, shards: int) -> PartyRef:
+    """The issuance shard that pays ``user_id``'s welcome credit: spread by a hash of the (random)
+    user id, so that registrations at once write different items, and a retry picks the same one."""
+    shard = zlib.crc32(user_id.encode()) % shards
+    return PartyRef(user_id=system_shard_id(shard), email=SYSTEM_EMAIL, full_name=SYSTEM_NAME)
 
 
 class ProfileRecord(_Record):
@@ -79,6 +104,9 @@ class TransactionRecord(_Record):
     loan_id: str | None = None
     # A repayment's receivers: every lender with their part (the receiver is then the loan itself).
     legs: tuple[Leg, ...] = ()
+    # A transfer's: the sender's balance right after it (what its receipt says, replays included).
+    # Known exactly because the debit was conditioned on the balance before; never shown to the receiver.
+    sender_balance_after: int | None = None
 
 
 def balance_moves(txn: TransactionRecord) -> list[tuple[PartyRef, Direction, int]]:

@@ -66,6 +66,10 @@ class IdentitySettings(TokenClaimsSettings, LockoutSettings):
     token_signing_key_id: str = Field(min_length=1)
     access_token_ttl_seconds: int = Field(default=300, ge=60, le=900)
     welcome_credit_paise: int = Field(default=0, ge=0)
+    # Welcome credits are issued from this many shards of the system account (SYSTEM-00 ...), so
+    # registrations at once do not all write one item (docs/capacity.md). Raise it freely; lowering
+    # it leaves the higher shards as they are (the reconciler sums every shard it finds).
+    system_account_shards: int = Field(default=16, ge=1, le=100)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # A session (a refresh-token family) ends this long after the login, whatever the refreshes.
     session_lifetime_seconds: int = Field(default=30 * 24 * 3600, ge=3600)

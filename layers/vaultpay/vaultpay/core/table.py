@@ -216,6 +216,7 @@ def transaction_item(txn: TransactionRecord) -> Item:
         "created_at": iso(txn.created_at),
         "loan_id": txn.loan_id,
         "legs": [_leg_item(leg) for leg in txn.legs] or None,
+        "sender_balance_after": txn.sender_balance_after,
     }
 
 
@@ -232,6 +233,7 @@ def transaction_from_item(item: Item) -> TransactionRecord:
         created_at=parse_iso(item["created_at"]),
         loan_id=item.get("loan_id"),
         legs=tuple(Leg(party=PartyRef(**leg["party"]), amount=int(leg["amount"])) for leg in item.get("legs") or ()),
+        sender_balance_after=item.get("sender_balance_after"),
     )
 
 
@@ -281,19 +283,30 @@ def ledger_from_item(item: Item) -> LedgerEntry:
 
 
 def account_balance_update(
-    table: str, user_id: str, delta: int, txn: TransactionRecord, *, require_funds: bool
+    table: str,
+    user_id: str,
+    delta: int,
+    txn: TransactionRecord,
+    *,
+    require_funds: bool,
+    expected_balance: int | None = None,
 ) -> dict[str, Any]:
     """A TransactWriteItems Update moving ``delta`` paise on an existing account.
 
     A debit (``require_funds``) is conditioned on ``balance >= amount``, so a balance can never
-    go below zero however many transfers race; every change bumps ``version`` (the ETag) and
-    names the transaction that caused it (``last_txn``, read by the audit consumer).
+    go below zero however many transfers race; with ``expected_balance`` also on the balance
+    being exactly that, so the balance after is known without reading it back. Every change
+    bumps ``version`` (the ETag) and names the transaction that caused it (``last_txn``, read by
+    the audit consumer).
     """
     condition = "attribute_exists(PK)"
     values: dict[str, Any] = {":delta": delta, ":one": 1, ":ref": txn.reference_id, ":now": iso(txn.created_at)}
     if require_funds:
         condition += " AND balance >= :needed"
         values[":needed"] = -delta
+    if expected_balance is not None:
+        condition += " AND balance = :expected"
+        values[":expected"] = expected_balance
     return {
         "Update": {
             "TableName": table,

@@ -36,4 +36,5 @@ def identity_service() -> IdentityService:
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
         session_lifetime_seconds=settings.session_lifetime_seconds,
         clock=utc_now,
+        system_account_shards=settings.system_account_shards,
     )

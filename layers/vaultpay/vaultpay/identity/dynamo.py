@@ -7,7 +7,7 @@ from typing import Any
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import Item, TransactItem, iso, marshal, marshal_values, read_item, write_transaction
 from vaultpay.core.errors import AadhaarAlreadyRegistered, EmailAlreadyRegistered
-from vaultpay.core.records import SYSTEM_PARTY, ProfileRecord, TransactionRecord
+from vaultpay.core.records import ProfileRecord, TransactionRecord, is_system_account
 from vaultpay.identity.models import NewUser
 from vaultpay.vault.dynamo import vault_entry
 from vaultpay.vault.models import SealedAadhaar
@@ -100,11 +100,15 @@ class DynamoUserRepository(DynamoProfileReader):
         write_transaction(self._client, transact_items, conflict_retries=conflict_retries)
 
     def _issue_from_system_account(self, credit: TransactionRecord) -> dict[str, Any]:
-        """Debit the system (issuance) account, creating it on first use. It alone may go below zero."""
+        """Debit the credit's issuance shard (its sender), creating it on first use. The issuance
+        accounts alone may go below zero."""
+        system = credit.sender
+        if not is_system_account(system.user_id):
+            raise ValueError(f"a welcome credit comes from an issuance account, not {system.user_id}")
         return {
             "Update": {
                 "TableName": self._main,
-                "Key": marshal(keys.key(keys.user_pk(SYSTEM_PARTY.user_id), keys.ACCOUNT_SK)),
+                "Key": marshal(keys.key(keys.user_pk(system.user_id), keys.ACCOUNT_SK)),
                 "UpdateExpression": (
                     "SET balance = if_not_exists(balance, :zero) - :amount, "
                     "version = if_not_exists(version, :zero) + :one, last_txn = :ref, updated_at = :now, "
@@ -119,9 +123,9 @@ class DynamoUserRepository(DynamoProfileReader):
                         ":ref": credit.reference_id,
                         ":now": iso(credit.created_at),
                         ":type": keys.TYPE_ACCOUNT,
-                        ":user_id": SYSTEM_PARTY.user_id,
-                        ":email": SYSTEM_PARTY.email,
-                        ":full_name": SYSTEM_PARTY.full_name,
+                        ":user_id": system.user_id,
+                        ":email": system.email,
+                        ":full_name": system.full_name,
                     }
                 ),
             }

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from vaultpay.core.aadhaar import mask_aadhaar
 from vaultpay.core.errors import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, ReservedEmail, UserNotFound
 from vaultpay.core.passwords import burn_verification_time, check_password_policy, hash_password, verify_password
-from vaultpay.core.records import SYSTEM_PARTY, PartyRef, TransactionRecord
+from vaultpay.core.records import PartyRef, TransactionRecord, system_party_for
 from vaultpay.identity.lockout import LoginGuard
 from vaultpay.identity.models import (
     LoginRequest,
@@ -67,6 +67,8 @@ class IdentityService:
     refresh_ttl_seconds: int
     session_lifetime_seconds: int
     clock: Callable[[], datetime]
+    # The issuance account is this many items (SYSTEM-00 ...): no one item takes every registration.
+    system_account_shards: int = 16
 
     # ------------------------------------------------------------ register
     def register(self, request: RegisterRequest) -> RegisteredUser:
@@ -105,7 +107,7 @@ class IdentityService:
             reference_id=str(uuid.uuid4()),
             kind="WELCOME_CREDIT",
             status="SUCCESS",
-            sender=SYSTEM_PARTY,
+            sender=system_party_for(user.user_id, self.system_account_shards),
             receiver=PartyRef(user_id=user.user_id, email=user.email, full_name=user.full_name),
             amount=self.welcome_credit_paise,
             note="Welcome to VaultPay",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import (
@@ -18,6 +19,7 @@ from vaultpay.core.dynamo import (
     write_transaction,
 )
 from vaultpay.core.errors import (
+    BalanceChanged,
     DailyLimitExceeded,
     DuplicateTransaction,
     InsufficientFunds,
@@ -75,47 +77,133 @@ def _limit_refused(day: SendingDay) -> Callable[[Item | None], Exception]:
     return build
 
 
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+class Recent(Generic[Key, Value]):
+    """The ``size`` most recently used entries (a container's memory of what it saw lately)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Key, Value] = OrderedDict()
+
+    def get(self, key: Key) -> Value | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: Key, value: Value) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: Key) -> None:
+        self._entries.pop(key, None)
+
+
+def _debit_refused(txn: TransactionRecord, expected: int) -> Callable[[Item | None], Exception]:
+    """What a failed debit condition means, by the account it saw: gone, another balance than
+    expected (decide again with it), or the expected one, too low."""
+
+    def build(seen: Item | None) -> Exception:
+        if seen is None:
+            return UserNotFound()
+        balance = int(seen.get("balance", 0))
+        if balance != expected or balance >= txn.amount:
+            return BalanceChanged(balance)
+        return InsufficientFunds(txn.reference_id)
+
+    return build
+
+
 class DynamoWalletRepository:
-    def __init__(self, client: Any, main_table: str, *, conflict_retries: int = 4) -> None:
+    """Transfers and reads of the main table. The repository lives as long as its container and
+    remembers, for the next transfers: who an e-mail address belongs to (its guard never changes:
+    a new account is a new address), and each recent sender's account as its last transfer left
+    it (only a guess at the balance, which the debit's condition checks)."""
+
+    def __init__(self, client: Any, main_table: str, *, conflict_retries: int = 4, remembered: int = 4096) -> None:
         self._client = client
         self._main = main_table
         self._conflict_retries = conflict_retries
+        self._payees: Recent[str, PartyRef] = Recent(remembered)
+        self._senders: Recent[str, AccountRecord] = Recent(remembered)
 
     def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
-        """The sender's account and the receiver (by e-mail), in one BatchGetItem."""
+        """The sender's account and the receiver (by e-mail): what this container does not
+        remember, in one read (GetItem or BatchGetItem), or none."""
+        sender = self._senders.get(sender_id)
+        receiver = self._payees.get(receiver_email)
+        wanted = []
         sender_key = keys.key(keys.user_pk(sender_id), keys.ACCOUNT_SK)
         guard_key = keys.key(keys.email_pk(receiver_email), keys.EMAIL_SK)
+        if sender is None:
+            wanted.append(sender_key)
+        if receiver is None:
+            wanted.append(guard_key)
         # Strongly consistent: someone who registered a moment ago can be paid at once.
-        request: dict[str, Any] = {self._main: {"Keys": [marshal(sender_key), marshal(guard_key)], "ConsistentRead": True}}
-        found: list[dict[str, Any]] = []
+        for item in self._read(wanted):
+            if item[keys.PK] == sender_key[keys.PK]:
+                sender = keys.account_from_item(item)
+                self._senders.put(sender_id, sender)
+            elif item[keys.PK] == guard_key[keys.PK]:
+                receiver = PartyRef(user_id=item["user_id"], email=receiver_email, full_name=item["full_name"])
+                self._payees.put(receiver_email, receiver)
+        return sender, receiver
+
+    def _read(self, wanted: list[dict[str, str]]) -> list[Item]:
+        if not wanted:
+            return []
+        if len(wanted) == 1:
+            item = read_item(self._client, self._main, wanted[0])
+            return [item] if item else []
+        request: dict[str, Any] = {self._main: {"Keys": [marshal(key) for key in wanted], "ConsistentRead": True}}
+        found: list[Item] = []
         while request:
             response = self._client.batch_get_item(RequestItems=request)
             found.extend(unmarshal(item) for item in response.get("Responses", {}).get(self._main, []))
             request = response.get("UnprocessedKeys") or {}
-        sender = next((keys.account_from_item(item) for item in found if item[keys.PK] == sender_key[keys.PK]), None)
-        receiver = next(
-            (
-                PartyRef(user_id=item["user_id"], email=receiver_email, full_name=item["full_name"])
-                for item in found
-                if item[keys.PK] == guard_key[keys.PK]
-            ),
-            None,
-        )
-        return sender, receiver
+        return found
 
-    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None) -> None:
+    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None, sender_balance: int) -> None:
         """Debit, credit, the transaction, both ledger entries, the day's sent counter and (when
         given) the step-up grant's deletion, in one TransactWriteItems.
 
-        The transaction's Put is conditioned on its reference being new: a retry of a request
-        that already committed raises DuplicateTransaction and moves nothing. When several
+        The debit is conditioned on the sender's balance being ``sender_balance`` and covering the
+        amount. The transaction's Put is conditioned on its reference being new: a retry of a
+        request that already committed raises DuplicateTransaction and moves nothing. When several
         conditions fail, the first of: duplicate (a retry is answered with its original), step-up
-        (nothing is said of the account to an unproven caller), daily limit, funds, receiver.
+        (nothing is said of the account to an unproven caller), daily limit, the sender's balance
+        (changed, or too low), receiver.
         """
+        try:
+            self._commit(txn, day, step_up, sender_balance)
+        except BalanceChanged as changed:
+            self._remember_balance(txn.sender, changed.balance)
+            raise
+        except ReceiverNotFound:
+            self._payees.forget(txn.receiver.email)
+            raise
+        except Exception:
+            self._senders.forget(txn.sender.user_id)
+            raise
+        self._remember_balance(txn.sender, sender_balance - txn.amount)
+
+    def _remember_balance(self, sender: PartyRef, balance: int) -> None:
+        """The sender's balance as a condition just saw it (its version is not known: nothing reads it)."""
+        party = {"user_id": sender.user_id, "email": sender.email, "full_name": sender.full_name}
+        self._senders.put(sender.user_id, AccountRecord(**party, balance=balance, version=0))
+
+    def _commit(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None, sender_balance: int) -> None:
         items = [
             TransactItem(
-                keys.account_balance_update(self._main, txn.sender.user_id, -txn.amount, txn, require_funds=True),
-                on_condition_failed=lambda seen: InsufficientFunds(txn.reference_id) if seen else UserNotFound(),
+                keys.account_balance_update(
+                    self._main, txn.sender.user_id, -txn.amount, txn, require_funds=True, expected_balance=sender_balance
+                ),
+                on_condition_failed=_debit_refused(txn, sender_balance),
                 precedence=3,
             ),
             TransactItem(

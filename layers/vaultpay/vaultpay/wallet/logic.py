@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from vaultpay.core import cursor as cursors
 from vaultpay.core.errors import (
     AmountAboveLimit,
+    BalanceChanged,
     ConcurrentUpdate,
     DailyLimitExceeded,
     DuplicateTransaction,
@@ -99,6 +100,8 @@ class WalletService:
     clock: Callable[[], datetime]
     daily_limit_paise: int = 10_000_000
     step_up_threshold_paise: int = 1_000_000
+    # Commits tried again when the sender's balance moved between the read and the debit.
+    balance_change_retries: int = 4
 
     # ------------------------------------------------------------ transfer
     def transfer(
@@ -140,28 +143,40 @@ class WalletService:
             raise ReceiverNotFound()
         if receiver.user_id == sender_id:
             raise SelfTransfer()
-        txn = TransactionRecord(
-            reference_id=reference_id,
-            kind="TRANSFER",
-            status="SUCCESS",
-            sender=sender.party,
-            receiver=receiver,
-            amount=request.amount,
-            note=request.note or None,
-            created_at=now,
-        )
-        try:
-            self.store.commit_transfer(txn, day, step_up)
-        except StepUpRequired as refused:
-            raise StepUpRequired(refused.detail, methods=STEP_UP_METHODS, threshold=self.step_up_threshold_paise) from None
-        except DuplicateTransaction:
-            return self._original(reference_id, sender_id, request)
-        except InsufficientFunds:
-            self.store.record_failed_transfer(
-                txn.model_copy(update={"status": "FAILED", "failure_reason": FAILED_INSUFFICIENT_FUNDS})
+        # The debit is conditioned on the balance as last seen (read now, or remembered from this
+        # container's last transfer of the sender), so the balance right after it is known without
+        # reading it back; when it moved meanwhile, the condition's view of it is the next guess.
+        balance = sender.balance
+        for _ in range(self.balance_change_retries + 1):
+            txn = TransactionRecord(
+                reference_id=reference_id,
+                kind="TRANSFER",
+                status="SUCCESS",
+                sender=sender.party,
+                receiver=receiver,
+                amount=request.amount,
+                note=request.note or None,
+                created_at=now,
+                sender_balance_after=balance - request.amount,
             )
-            raise
-        return TransferOutcome(receipt=self._receipt(txn, sender_id))
+            try:
+                self.store.commit_transfer(txn, day, step_up, sender_balance=balance)
+            except BalanceChanged as changed:
+                balance = changed.balance
+                continue
+            except StepUpRequired as refused:
+                raise StepUpRequired(refused.detail, methods=STEP_UP_METHODS, threshold=self.step_up_threshold_paise) from None
+            except DuplicateTransaction:
+                return self._original(reference_id, sender_id, request)
+            except InsufficientFunds:
+                self.store.record_failed_transfer(
+                    txn.model_copy(
+                        update={"status": "FAILED", "failure_reason": FAILED_INSUFFICIENT_FUNDS, "sender_balance_after": None}
+                    )
+                )
+                raise
+            return TransferOutcome(receipt=self._receipt(txn, sender_id))
+        raise ConcurrentUpdate()
 
     def _original(self, reference_id: str, sender_id: str, request: TransferRequest) -> TransferOutcome:
         """The answer to a request whose transaction is already recorded: the original result."""
@@ -180,9 +195,14 @@ class WalletService:
         return TransferOutcome(receipt=self._receipt(original, sender_id), replayed=True)
 
     def _receipt(self, txn: TransactionRecord, sender_id: str) -> TransferReceipt:
-        balance = self.store.get_balance(sender_id)
+        """The receipt; its balance is the sender's right after the transfer (read now only for a
+        transaction recorded before transfers kept it, when it is the balance now)."""
+        balance = txn.sender_balance_after
         if balance is None:
-            raise UserNotFound()
+            current = self.store.get_balance(sender_id)
+            if current is None:
+                raise UserNotFound()
+            balance = current[0]
         return TransferReceipt(
             reference_id=txn.reference_id,
             status=txn.status,
@@ -190,7 +210,7 @@ class WalletService:
             receiver=_party(txn.receiver),
             note=txn.note,
             created_at=txn.created_at,
-            balance=balance[0],
+            balance=balance,
         )
 
     # ------------------------------------------------------------ reads

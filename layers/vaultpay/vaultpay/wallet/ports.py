@@ -12,11 +12,17 @@ from vaultpay.wallet.models import SendingDay
 
 
 class WalletStore(Protocol):
-    def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]: ...
-    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None) -> None:
+    def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
+        """The sender's account and the receiver. The account's balance may be stale (remembered
+        from an earlier transfer): ``commit_transfer`` checks it."""
+        ...
+
+    def commit_transfer(self, txn: TransactionRecord, day: SendingDay, step_up: GrantUse | None, sender_balance: int) -> None:
         """All or nothing: the money, the transaction, the ledger, the day's sent counter (refused
         past ``day.limit``: DailyLimitExceeded) and, when given, the step-up grant spent (refused
-        when it is not this session's or no longer valid: StepUpRequired)."""
+        when it is not this session's or no longer valid: StepUpRequired). The debit needs the
+        sender's balance to be ``sender_balance`` (BalanceChanged, with the balance it is, if not)
+        and to cover the amount (InsufficientFunds)."""
         ...
 
     def sent_on(self, user_id: str, day: str) -> int: ...
