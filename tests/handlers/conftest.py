@@ -22,6 +22,7 @@ from vaultpay.audit import composition as audit_composition
 from vaultpay.core import aws, settings
 from vaultpay.identity import composition as identity_composition
 from vaultpay.identity import verifier as identity_verifier
+from vaultpay.lending import composition as lending_composition
 from vaultpay.vault import composition as vault_composition
 from vaultpay.wallet import composition as wallet_composition
 
@@ -35,6 +36,7 @@ def _clear_caches() -> None:
         audit_composition,
         identity_verifier,
         identity_composition,
+        lending_composition,
         vault_composition,
         wallet_composition,
         settings,
@@ -121,6 +123,11 @@ def vault(aws_stack: dict[str, str]) -> Invoke:
 @pytest.fixture
 def wallet(aws_stack: dict[str, str]) -> Invoke:
     return invoker("wallet")
+
+
+@pytest.fixture
+def lending(aws_stack: dict[str, str]) -> Invoke:
+    return invoker("lending")
 
 
 @pytest.fixture

@@ -319,6 +319,18 @@ class DynamoLoanRepository:
         item = read_item(self._client, self._main, _account_key(user_id), projection="balance")
         return int(item["balance"]) if item else None
 
+    def lending_outstanding(self, lender_id: str, borrower_id: str) -> tuple[int, int]:
+        # The pair's attribute name holds a user id (hyphens): it needs a placeholder, which read_item does not take.
+        response = self._client.get_item(
+            TableName=self._main,
+            Key=marshal(_account_key(lender_id)),
+            ProjectionExpression="lending_outstanding, #pair",
+            ExpressionAttributeNames={"#pair": _pair_attribute(borrower_id)},
+            ConsistentRead=True,
+        )
+        item = unmarshal(response["Item"]) if response.get("Item") else {}
+        return int(item.get("lending_outstanding", 0)), int(item.get(_pair_attribute(borrower_id), 0))
+
     def borrower_records(self, user_ids: Collection[str]) -> dict[str, BorrowerRecord]:
         found: dict[str, BorrowerRecord] = {}
         wanted = sorted(set(user_ids))

@@ -53,6 +53,7 @@ from vaultpay.lending.models import (
     Installment,
     InstallmentView,
     LenderShare,
+    LendingRoom,
     LoanCreated,
     LoanDetail,
     LoanPage,
@@ -670,8 +671,18 @@ class LendingService:
             **dict(view),
             schedule=[self._installment_view(i) for i in schedule],
             my_share=share,
+            my_room=self._room(caller_id, loan.borrower.user_id) if role != "borrower" else None,
             principal_repaid=loan.principal_repaid,
             interest_paid=loan.interest_paid,
+        )
+
+    def _room(self, lender_id: str, borrower_id: str) -> LendingRoom:
+        """What the caps leave the caller to lend, from the counters the commitments' transactions
+        keep (the same ones their conditions check): a figure to show, checked again on commit."""
+        in_total, to_borrower = self.store.lending_outstanding(lender_id, borrower_id)
+        caps = self.policy.caps
+        return LendingRoom(
+            to_borrower=max(0, caps.lender_to_borrower - to_borrower), in_total=max(0, caps.lender_total - in_total)
         )
 
     def _share(
