@@ -36,8 +36,19 @@ function thisMonth() {
   return new Date(Date.now() + 5.5 * 3600 * 1000).toISOString().slice(0, 7);
 }
 
+// The month of the newest movement shown (IST), offered until the person picks another: the
+// stack's clock, not the browser's, says which month it is.
+function monthOf(iso) {
+  return new Date(new Date(iso).getTime() + 5.5 * 3600 * 1000).toISOString().slice(0, 7);
+}
+
 function statementCard() {
   const month = h("input", { type: "month", id: "statement-month", name: "month", value: thisMonth(), required: true, "aria-describedby": "statement-hint" });
+  let chosen = false;
+  month.addEventListener("input", () => (chosen = true));
+  const follow = (newest) => {
+    if (!chosen && newest) month.value = monthOf(newest.created_at);
+  };
   const button = h("button", { type: "submit", id: "statement-download", class: "secondary" }, "Download CSV");
   const status = h("p", { class: "hint", id: "statement-status", role: "status" });
   const form = h(
@@ -70,7 +81,8 @@ function statementCard() {
       button.disabled = false;
     }
   });
-  return h("section", { class: "card", "aria-labelledby": "statement-title" }, h("h2", { id: "statement-title" }, "Monthly statement"), form);
+  const card = h("section", { class: "card", "aria-labelledby": "statement-title" }, h("h2", { id: "statement-title" }, "Monthly statement"), form);
+  return { card, follow };
 }
 
 // The person's loans at a glance: what falls due next on what they borrowed, and what they lend.
@@ -114,6 +126,7 @@ export function dashboardView(main) {
   const empty = h("p", { class: "empty", hidden: true }, "No transactions yet.");
   const more = h("button", { type: "button", class: "secondary", id: "load-more", hidden: true }, "Load more");
   const status = h("p", { class: "muted", id: "sync-status" });
+  const statement = statementCard();
   main.append(
     h("h1", {}, "Dashboard"),
     h(
@@ -144,7 +157,7 @@ export function dashboardView(main) {
           h("div", { class: "actions" }, more),
           status,
         ),
-        statementCard(),
+        statement.card,
       ),
     ),
   );
@@ -238,6 +251,7 @@ export function dashboardView(main) {
       }
       const wasLoaded = loaded;
       const added = mergeFirstPage(page);
+      statement.follow(page.results[0]);
       if (wasLoaded) announce(added);
       showControls();
       status.textContent = `Updated ${new Date().toLocaleTimeString("en-IN")}`;

@@ -281,8 +281,11 @@ function loanPage(main, id) {
         ),
       );
     }
+    // The heading shown while loading had the focus (a route change puts it there): the loan's own takes it over.
+    const focused = document.activeElement;
+    const hadFocus = focused === document.body || main.contains(focused);
     main.replaceChildren(...parts);
-    if (message) heading.focus();
+    if (message || hadFocus) heading.focus();
   }
   render();
 }
