@@ -22,7 +22,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
 DDB_JAR := .local/dynamodb-local/DynamoDBLocal.jar
 
-.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed reconcile reindex invoke openapi build deploy-edge deploy reset clean
+.PHONY: prerequisites-run prerequisites-test help requirements setup run test test-unit test-handlers test-stack lint format bench stress seed screenshots reconcile reindex invoke openapi build deploy-edge deploy reset clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ invoke: $(DEPS) $(DDB_JAR) ## run one function with an event: make invoke FN=Wal
 
 seed: $(DEPS) ## add the demo data to the running local stack (idempotent)
 	$(PY) -m local.seed
+
+screenshots: prerequisites-test $(DEPS) $(DDB_JAR) ## take the README's dashboard image again (docs/images/dashboard.png) in the browser tests
+	VAULTPAY_DOCS_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_lending.py -k demo_login
 
 reconcile: $(DEPS) ## check the running local stack's ledger and audit trail (STACK=name for a deployed one)
 	$(PY) -m tools.reconcile $(if $(STACK),--stack $(STACK))

@@ -300,7 +300,7 @@ class LocalStack:
         if self.endpoints.client("dynamodb").scan(TableName=main_table, Limit=1, Select="COUNT")["Count"]:
             self.log("seed", f"data found; demo login: {seed.DEMO_EMAIL} / {seed.DEMO_PASSWORD}")
             return
-        self.log("seed", "empty database: adding 20 people and 100 transfers (make seed)")
+        self.log("seed", "empty database: adding 20 people, 100 transfers and loans in every state (make seed)")
         report = seed.run(self.url)
         self.log("seed", report.summary())
         for failure in report.failures:

@@ -15,13 +15,17 @@ from vaultpay.core.http.app import BEARER_AUTH, create_app
 from vaultpay.core.http.conditional import entity_tag, none_match
 from vaultpay.core.http.context import authenticated_user_id, optional_session_id
 from vaultpay.core.http.docs import responses
+from vaultpay.core.http.negotiation import preferred_media_type
 from vaultpay.core.observability import logger, metrics, tracer
+from vaultpay.wallet import statement_csv
 from vaultpay.wallet.composition import idempotent_transfer, wallet_service
 from vaultpay.wallet.logic import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, REFERENCE_PATTERN, validate_idempotency_key
 from vaultpay.wallet.models import (
     Balance,
     HistoryPage,
     SendingLimits,
+    Statement,
+    StatementMonth,
     TransactionDetail,
     TransferCommand,
     TransferReceipt,
@@ -161,6 +165,40 @@ def transaction(
     reference_id: Annotated[str, Path(pattern=REFERENCE_PATTERN.pattern, description="The transaction's reference_id (a UUID).")],
 ) -> TransactionDetail:
     return wallet_service().transaction(authenticated_user_id(app.current_event), reference_id)
+
+
+STATEMENT_TYPES = ("text/csv", "application/json")
+
+
+def _statement_responses() -> dict[int, Any]:
+    documented = responses(200, errors.StatementNotAvailable, errors.UserNotFound, errors.ConcurrentUpdate)
+    documented[200] = {
+        "description": "The month's statement: CSV (the default) or, with Accept: application/json, JSON",
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string", "description": "A header row, the opening balance, every movement, the closing one."}
+            },
+            "application/json": {"model": Statement},
+        },
+    }
+    return documented
+
+
+@app.get(
+    "/api/wallet/statements/<month>/",
+    summary="A monthly statement (IST calendar month): every movement between the opening and closing balance",
+    tags=["wallet"],
+    security=BEARER_AUTH,
+    responses=_statement_responses(),
+)
+def statement(month: Annotated[StatementMonth, Path()]) -> Response[Statement | str]:
+    # Accept is read, not declared: OpenAPI ignores a parameter named Accept (the responses' media types say it).
+    current = wallet_service().statement(authenticated_user_id(app.current_event), month)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept"}
+    if preferred_media_type(app.current_event.headers.get("accept"), STATEMENT_TYPES) == "application/json":
+        return Response(status_code=200, content_type="application/json", body=current, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{statement_csv.filename(current)}"'
+    return Response(status_code=200, content_type=statement_csv.MEDIA_TYPE, body=statement_csv.render(current), headers=headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

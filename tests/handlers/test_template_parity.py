@@ -45,7 +45,7 @@ def _resolver_routes(folder: str) -> set[tuple[str, str]]:
     return routes
 
 
-@pytest.mark.parametrize("folder", ["health", "identity", "vault", "wallet"])
+@pytest.mark.parametrize("folder", ["health", "identity", "vault", "wallet", "lending"])
 def test_every_route_a_handler_serves_is_in_the_template_with_and_without_slash(folder: str) -> None:
     # Given the routes a handler's resolver knows (openapi.json is served through the template too)
     logical_id = TEMPLATE.function_for_folder(folder)

@@ -164,13 +164,37 @@ class TestDemoData:
         demo = api.login(User(id="", email=seed.DEMO_EMAIL, password=seed.DEMO_PASSWORD, aadhaar=""))
         assert api.get("/api/users/profile/", demo).json()["full_name"] == seed.DEMO_NAME
 
+    def test_loans_in_every_state_and_the_demo_login_borrows_on_one_and_lends_on_another(self, seeded: Any) -> None:
+        # Given the demo data, made through the API with the clock moved once for the overdue loan
+        running, report = seeded
+        assert report.loans_created == len(seed.LOANS)
+        assert report.clock_days == seed.CLOCK_DAYS
+        api = Api(running.url)
+        demo = api.login(User(id="", email=seed.DEMO_EMAIL, password=seed.DEMO_PASSWORD, aadhaar=""))
+
+        def loans(role: str) -> list[dict[str, Any]]:
+            return list(api.get(f"/api/loans/?role={role}&limit=50", demo).json()["results"])
+
+        # Then the demo login borrows (an active loan with installments paid, a request partly funded)
+        borrowed = {loan["display_status"]: loan for loan in loans("borrower")}
+        assert set(borrowed) == {"ACTIVE", "PENDING"}
+        laptop = api.get(f"/api/loans/{borrowed['ACTIVE']['id']}/", demo).json()
+        assert [i["status"] for i in laptop["schedule"][:3]] == ["PAID", "PAID", "DUE"]
+        assert "0.00" < borrowed["PENDING"]["funded"] < borrowed["PENDING"]["amount"]
+        # And lends: on an active loan, a repaid one and an overdue one
+        assert sorted(loan["display_status"] for loan in loans("lender")) == ["ACTIVE", "OVERDUE", "REPAID"]
+        # And lenders find requests open to them, some with no lender yet, some partly funded
+        open_requests = api.get("/api/loans/open/?limit=50", demo).json()["results"]
+        assert len(open_requests) == len([plan for plan in seed.LOANS if plan.after_clock and plan.borrower != 0])
+        assert {request["funded"] == "0.00" for request in open_requests} == {True, False}
+
     def test_invariants_hold_for_demo_data(self, seeded: Any) -> None:
         running, _ = seeded
         report = reconcile(
             running.client("dynamodb"), running.resource("MainTable"), running.resource("AuditTable"), audit_grace_seconds=30
         )
         assert report.clean, report.render()
-        assert report.transactions == 21 + 100
+        assert report.transactions == 21 + 100 + seeded[1].loan_movements
 
     def test_every_aadhaar_is_valid_and_only_encrypted(self, seeded: Any) -> None:
         running, _ = seeded
@@ -197,7 +221,7 @@ class TestDemoData:
         running, _ = seeded
         completed = run_reconcile(running, audit_grace=30)
         assert completed.returncode == 0, completed.stdout + completed.stderr
-        assert "transactions       121" in completed.stdout
+        assert f"transactions       {121 + seeded[1].loan_movements}" in completed.stdout
         assert "OK: every check passed" in completed.stdout
 
     def test_seeding_again_changes_nothing(self, seeded: Any) -> None:
@@ -213,6 +237,7 @@ class TestDemoData:
         again = seed.run(running.url, seed=7)
         assert (again.users_created, again.transfers_created) == (0, 0)
         assert (again.users_existing, again.transfers_replayed) == (21, 100)
+        assert (again.loans_existing, again.loans_created, again.clock_days) == (True, 0, 0)
         assert business_items() == before
 
     def test_it_refuses_anything_but_the_local_stack(self) -> None:

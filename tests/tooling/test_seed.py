@@ -41,3 +41,27 @@ def test_the_readme_example_pays_someone_the_default_seed_creates() -> None:
     emails = {person.email for person in seed.people(42, 20)}
     assert "isaac.bakshi@example.in" in emails
     assert "isaac.bakshi@example.in" in (ROOT / "README.md").read_text()
+
+
+def test_the_loans_plan_has_every_state_and_the_demo_login_on_both_sides() -> None:
+    # Given the demo data's loans
+    before = [plan for plan in seed.LOANS if not plan.after_clock]
+    after = [plan for plan in seed.LOANS if plan.after_clock]
+    funded = [
+        plan
+        for plan in seed.LOANS
+        if sum(int(amount.replace(".", "")) for _, amount in plan.lenders) == int(plan.amount.replace(".", ""))
+    ]
+    # Then: overdue (its borrower short, made before the clock moves), active with installments paid,
+    # repaid (prepaid), open with no lender and partly funded (made after it, their deadlines ahead)
+    assert any(plan.short and plan in funded for plan in before)
+    assert any(plan.installments_paid and not plan.prepay and not plan.short and plan in funded for plan in before)
+    assert any(plan.prepay and plan in funded for plan in before)
+    assert all(plan not in funded for plan in after)
+    assert any(not plan.lenders for plan in after)
+    assert any(plan.lenders for plan in after)
+    # And the demo login borrows on one and lends on another
+    assert any(plan.borrower == 0 for plan in seed.LOANS)
+    assert any(lender == 0 for plan in seed.LOANS for lender, _ in plan.lenders)
+    # And the clock moves past any first due date (at most 31 days after disbursal)
+    assert seed.CLOCK_DAYS > 31

@@ -29,7 +29,7 @@ import hmac
 import json
 import os
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -64,12 +64,13 @@ from vaultpay.core.records import (
     ProfileRecord,
     TransactionRecord,
     is_system_account,
+    ledger_sides,
 )
 from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar, SealedSecret, TotpFactor
 from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore, StepUpStore
-from vaultpay.wallet.models import SendingDay
+from vaultpay.wallet.models import Movement, SendingDay
 from vaultpay.wallet.ports import WalletStore
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -213,21 +214,23 @@ class Tables:
         return grant is not None and grant.session_id == use.session_id and grant.expires_at > use.now
 
     def put_transaction(self, txn: TransactionRecord) -> None:
-        """The transaction and its ledger entries: both sides when it moved money, the sender's alone when it failed."""
+        """The transaction and its ledger entries (``records.ledger_sides``, as the adapters write
+        them): both sides of a transfer, the sender's alone when it failed, the one account a loan's
+        escrow pays or is paid by, the borrower and each lender (their part) of a repayment."""
         txn = txn.model_copy(update={"created_at": stored_time(txn.created_at)})
         self.transactions[txn.reference_id] = txn
-        sides: list[tuple[PartyRef, PartyRef, Direction]] = [(txn.sender, txn.receiver, "sent")]
-        if txn.status == "SUCCESS":
-            sides.append((txn.receiver, txn.sender, "received"))
-        for owner, counterparty, direction in sides:
+        for owner, direction, amount in ledger_sides(txn):
+            counterparty = txn.receiver if direction == "sent" else txn.sender
             self.ledgers.setdefault(owner.user_id, {})[ledger_position(txn.created_at, txn.reference_id)] = LedgerEntry(
                 reference_id=txn.reference_id,
                 direction=direction,
                 counterparty=counterparty,
-                amount=txn.amount,
+                amount=amount,
                 status=txn.status,
                 note=txn.note,
                 created_at=txn.created_at,
+                kind=txn.kind,
+                loan_id=txn.loan_id,
             )
 
 
@@ -241,6 +244,9 @@ class FakeWalletStore:
         # A sender's balance as the adapter's container remembers it (it may be stale): see ``remember``.
         self.remembered: dict[str, int] = {}
         self.commits = 0  # commit_transfer calls, refused ones included
+        self.ledger_queries = 0  # the statement's Queries (ledger_between and movements_since calls)
+        self.account_reads = 0
+        self.after_account_read: Callable[[int], None] | None = None  # called with the count of account reads
 
     def remember(self, user_id: str, balance: int) -> None:
         """Given the container remembers ``balance`` for ``user_id`` (as the adapter does after a transfer)."""
@@ -324,6 +330,40 @@ class FakeWalletStore:
         page = entries[:limit]
         more = len(entries) > limit
         return [entry for _, entry in page], (page[-1][0] if more else None)
+
+    # ---- statements
+    def get_account(self, user_id: str) -> AccountRecord | None:
+        account = self.tables.accounts.get(user_id)
+        self.account_reads += 1
+        if self.after_account_read is not None:
+            # What happens right after this read, e.g. a transfer landing while a statement is read.
+            self.after_account_read(self.account_reads)
+        return None if account is None else account.record
+
+    def _oldest_first(self, user_id: str, low: str, high: str | None, after: str | None) -> list[tuple[str, LedgerEntry]]:
+        entries = sorted(self.tables.ledgers.get(user_id, {}).items())
+        return [
+            (position, entry)
+            for position, entry in entries
+            if position >= low and (high is None or position < high) and (after is None or position > after)
+        ]
+
+    def _page(self, entries: list[tuple[str, LedgerEntry]], limit: int) -> tuple[list[LedgerEntry], str | None]:
+        self.ledger_queries += 1
+        page = entries[:limit]
+        return [entry for _, entry in page], (page[-1][0] if len(entries) > limit else None)
+
+    def ledger_between(
+        self, user_id: str, since: datetime, until: datetime, after: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """A page of [since, until), oldest first, after the position ``after`` (one Query there)."""
+        low, high = ledger_position(since, ""), ledger_position(until, "")
+        return self._page(self._oldest_first(user_id, low.rstrip("#"), high.rstrip("#"), after), limit)
+
+    def movements_since(self, user_id: str, since: datetime, after: str | None, limit: int) -> tuple[list[Movement], str | None]:
+        low = ledger_position(since, "").rstrip("#")
+        entries, last = self._page(self._oldest_first(user_id, low, None, after), limit)
+        return [Movement(direction=e.direction, amount=e.amount, status=e.status) for e in entries], last
 
 
 # ---------------------------------------------------------------- identity

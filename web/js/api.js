@@ -176,22 +176,87 @@ export async function history(cursor, limit = 10) {
 
 const RETRYABLE = new Set([409, 429, 500, 502, 503, 504]);
 
-// Sends a payment under its Idempotency-Key, retrying the same key on network failures, 409
-// (still in flight), 429 and 5xx: the server moves the money at most once whatever happens.
-// A step-up grant (`stepUpGrant`) goes in X-Step-Up; the transfer that commits spends it.
-export async function transfer(payment, idempotencyKey, { attempts = 4, onRetry = () => {}, stepUpGrant = null } = {}) {
+export function isRetryable(error) {
+  return error instanceof NetworkError || (error instanceof ApiError && RETRYABLE.has(error.status));
+}
+
+// POSTs a money-moving request under its Idempotency-Key, retrying the same key on network
+// failures, 409 (still in flight), 429 and 5xx: the server acts at most once whatever happens.
+export async function idempotentPost(path, body, idempotencyKey, { attempts = 4, onRetry = () => {}, headers = {} } = {}) {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const headers = { "Idempotency-Key": idempotencyKey };
-      if (stepUpGrant) headers["X-Step-Up"] = stepUpGrant;
-      const response = await request("/api/wallet/transfer/", { method: "POST", body: payment, headers });
+      const response = await request(path, { method: "POST", body, headers: { ...headers, "Idempotency-Key": idempotencyKey } });
       return { ...response.data, replayed: response.headers.get("Idempotent-Replayed") === "true" };
     } catch (error) {
-      const retryable = error instanceof NetworkError || (error instanceof ApiError && RETRYABLE.has(error.status));
-      if (!retryable || attempt >= attempts) throw error;
+      if (!isRetryable(error) || attempt >= attempts) throw error;
       onRetry(attempt);
       const wait = (error.retryAfter ?? 0.5 * 2 ** (attempt - 1)) * 1000 * (0.5 + Math.random());
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 5000)));
     }
   }
+}
+
+// Sends a payment under its Idempotency-Key (see idempotentPost). A step-up grant (`stepUpGrant`)
+// goes in X-Step-Up; the transfer that commits spends it.
+export async function transfer(payment, idempotencyKey, { attempts = 4, onRetry = () => {}, stepUpGrant = null } = {}) {
+  const headers = stepUpGrant ? { "X-Step-Up": stepUpGrant } : {};
+  return idempotentPost("/api/wallet/transfer/", payment, idempotencyKey, { attempts, onRetry, headers });
+}
+
+// ---------------------------------------------------------------- statements
+// A month's statement as CSV: a Blob and the file name the server gives it.
+export async function statementCsv(month) {
+  const path = `/api/wallet/statements/${encodeURIComponent(month)}/`;
+  let response = await send(path, { headers: { Accept: "text/csv" } });
+  if (response.status === 401) {
+    await refreshSession().catch(() => endSession());
+    response = await send(path, { headers: { Accept: "text/csv" } });
+  }
+  if (!response.ok) {
+    const problem = await parse(response).catch(() => ({}));
+    if (response.status === 401) endSession();
+    throw new ApiError(response.status, problem || {}, response.headers);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const named = /filename="([^"]+)"/.exec(disposition);
+  return { blob: await response.blob(), filename: named ? named[1] : `vaultpay-statement-${month}.csv` };
+}
+
+// ---------------------------------------------------------------- lending
+export async function quote({ amount, tenure_months, annual_rate }) {
+  const query = new URLSearchParams({ amount, tenure_months: String(tenure_months), annual_rate });
+  return (await request(`/api/loans/quote/?${query}`)).data;
+}
+
+export function requestLoan(loan, key, options) {
+  return idempotentPost("/api/loans/", loan, key, options);
+}
+
+export async function openLoans({ order = "newest", cursor = null, limit = 5 } = {}) {
+  const query = new URLSearchParams({ order, limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  return (await request(`/api/loans/open/?${query}`)).data;
+}
+
+export async function myLoans(role, { cursor = null, limit = 20 } = {}) {
+  const query = new URLSearchParams({ role, limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  return (await request(`/api/loans/?${query}`)).data;
+}
+
+export async function loan(id) {
+  return (await request(`/api/loans/${encodeURIComponent(id)}/`)).data;
+}
+
+export function commit(loanId, amount, key, options) {
+  return idempotentPost(`/api/loans/${encodeURIComponent(loanId)}/commitments/`, { amount }, key, options);
+}
+
+export async function cancelLoan(loanId) {
+  return (await request(`/api/loans/${encodeURIComponent(loanId)}/cancel/`, { method: "POST" })).data;
+}
+
+// The next installment ({}), or everything outstanding ({prepay: true}), once per key.
+export function repay(loanId, prepay, key, options) {
+  return idempotentPost(`/api/loans/${encodeURIComponent(loanId)}/repayments/`, prepay ? { prepay: true } : {}, key, options);
 }

@@ -1,7 +1,10 @@
 // VaultPay's dashboard: a small hash-routed app, no build step, no dependencies.
 import { isLoggedIn, logout, onSessionEnd, restoreSession } from "./api.js";
 import { loginView, registerView } from "./views/auth.js";
+import { borrowView } from "./views/borrow.js";
 import { dashboardView } from "./views/dashboard.js";
+import { lendView } from "./views/lend.js";
+import { loansView } from "./views/loans.js";
 import { profileView } from "./views/profile.js";
 import { sendView } from "./views/send.js";
 
@@ -10,6 +13,9 @@ const ROUTES = {
   register: { view: registerView, title: "Create an account", public: true },
   dashboard: { view: dashboardView, title: "Dashboard" },
   send: { view: sendView, title: "Send money" },
+  borrow: { view: borrowView, title: "Borrow" },
+  lend: { view: lendView, title: "Lend" },
+  loans: { view: loansView, title: "Loans" },
   profile: { view: profileView, title: "Profile" },
 };
 
@@ -33,7 +39,8 @@ function navigate(hash) {
 }
 
 function render() {
-  const name = location.hash.replace(/^#\//, "") || "dashboard";
+  // "#/loans/<id>": the route's name, then its parameters.
+  const [name, ...params] = (location.hash.replace(/^#\//, "") || "dashboard").split("/").filter(Boolean);
   const route = ROUTES[name] ? name : "dashboard";
   if (!ROUTES[route].public && !isLoggedIn()) return navigate("#/login");
   if (ROUTES[route].public && isLoggedIn()) return navigate("#/dashboard");
@@ -45,7 +52,7 @@ function render() {
     else link.removeAttribute("aria-current");
   }
   document.title = `${ROUTES[route].title} · VaultPay`;
-  cleanup = ROUTES[route].view(main, { navigate }) || null;
+  cleanup = ROUTES[route].view(main, { navigate, params: params.map(decodeURIComponent) }) || null;
   if (!firstRender) focusMain();
   firstRender = false;
 }
@@ -56,5 +63,10 @@ document.getElementById("logout").addEventListener("click", async () => {
   navigate("#/login");
 });
 window.addEventListener("hashchange", render);
+// The skip link moves the focus into the page; following its "#main" would leave the route.
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 
 restoreSession().finally(render);

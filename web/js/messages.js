@@ -22,6 +22,21 @@ const MESSAGES = {
   "code-incorrect": "That code is incorrect, expired or already used.",
   "totp-already-enabled": "An authenticator app is already set up for your account.",
   "totp-not-pending": "Start the authenticator setup again.",
+  "loan-not-open": "This request is no longer open to lenders: it was funded, withdrawn or has expired.",
+  "already-committed": "You have already lent to this request.",
+  "own-loan": "You cannot lend to your own request.",
+  "loan-not-cancellable": "This request can no longer be withdrawn: it is fully funded or closed.",
+  "loan-not-active": "This loan has nothing left to repay.",
+  "loan-not-found": "There is no such loan.",
+  "loan-lenders-full": "This request has as many lenders as a loan may have.",
+  "statement-not-available": "That month has not begun yet.",
+  "statement-too-large": "That month has more movements than one statement holds; see the history instead.",
+};
+
+const CAPS = {
+  lender_total: "what you may lend on the platform in all",
+  borrower_total: "what one person may borrow on the platform",
+  lender_to_borrower: "what you may lend to one borrower",
 };
 
 export function messageFor(error) {
@@ -37,6 +52,19 @@ export function messageFor(error) {
   }
   if (error?.code === "daily-limit-exceeded" && error.problem?.remaining) {
     return `That is above your daily sending limit. You can send ₹${error.problem.remaining} more today.`;
+  }
+  const problem = error?.problem || {};
+  if (error?.code === "lending-cap-exceeded" && problem.remaining) {
+    return `That is more than ${CAPS[problem.cap] || "a lending cap"} allows: ₹${problem.remaining} is left.`;
+  }
+  if (error?.code === "commitment-exceeds-remaining" && problem.remaining) {
+    return `This request needs only ₹${problem.remaining} more.`;
+  }
+  if (error?.code === "commitment-below-minimum" && problem.minimum) {
+    return `The smallest commitment is ₹${problem.minimum}.`;
+  }
+  if (error?.code === "commitment-leaves-too-little" && problem.minimum) {
+    return `Commit all that remains (₹${problem.remaining}), or leave at least ₹${problem.minimum} for another lender.`;
   }
   if (error?.code && MESSAGES[error.code]) return MESSAGES[error.code];
   if (error?.name === "NetworkError" || error?.constructor?.name === "NetworkError") {

@@ -229,6 +229,20 @@ class TransactionNotFound(DomainError):
     default_detail = "No such transaction."
 
 
+class StatementNotAvailable(DomainError):
+    """A statement of a month that has not begun (IST): there is nothing to state yet."""
+
+    code = "statement-not-available"
+    default_detail = "That month has not begun yet: there is no statement for it."
+
+
+class StatementTooLarge(DomainError):
+    """More movements in the month than one statement holds (a Lambda answer is at most 6 MB)."""
+
+    code = "statement-too-large"
+    default_detail = "This month has more movements than one statement holds; use the history instead."
+
+
 # ---------------------------------------------------------------- lending
 class LoanNotFound(DomainError):
     code = "loan-not-found"

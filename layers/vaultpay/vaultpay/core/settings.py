@@ -97,6 +97,8 @@ class WalletSettings(_Settings):
     step_up_threshold_paise: int = Field(default=1_000_000, ge=0)
     idempotency_expiry_seconds: int = Field(default=24 * 3600, ge=60)
     transaction_conflict_retries: int = Field(default=4, ge=0)
+    # Movements one monthly statement may hold: a Lambda answer is at most 6 MB (a line is < 0.5 KB).
+    statement_max_lines: int = Field(default=5_000, ge=1, le=10_000)
 
 
 class LendingSettings(_Settings):

@@ -51,6 +51,7 @@ from vaultpay.lending.models import (
     Installment,
     InstallmentView,
     LenderShare,
+    LendingRoom,
     LoanCreated,
     LoanDetail,
     LoanPage,
@@ -705,8 +706,19 @@ class LendingService:
             **dict(view),
             schedule=[self._installment_view(i) for i in schedule],
             my_share=share,
+            my_room=self._room(caller_id, loan.borrower.user_id) if role != "borrower" else None,
             principal_repaid=loan.principal_repaid,
             interest_paid=loan.interest_paid,
+        )
+
+    def _room(self, lender_id: str, borrower_id: str) -> LendingRoom:
+        """What the caps leave the caller to lend, from the counters the commitments' transactions
+        keep (the same ones their conditions check): a figure to show, checked again on commit."""
+        exposure = self.store.exposure(lender_id, borrower_id)
+        in_total, to_borrower = exposure.lent_total, exposure.lent_to_borrower
+        caps = self.policy.caps
+        return LendingRoom(
+            to_borrower=max(0, caps.lender_to_borrower - to_borrower), in_total=max(0, caps.lender_total - in_total)
         )
 
     def _share(

@@ -267,9 +267,20 @@ class LenderShare(ResponseModel):
     installments: list[ShareInstallment]
 
 
+class LendingRoom(ResponseModel):
+    """What the caps still let the caller lend: to this loan's borrower, and on the platform in all."""
+
+    to_borrower: Money = Field(description="The lender-to-borrower cap less what the caller has outstanding with this borrower.")
+    in_total: Money = Field(description="The lender's cap less all the caller has outstanding on the platform.")
+
+
 class LoanDetail(LoanView):
     schedule: list[InstallmentView]
     my_share: LenderShare | None = Field(default=None, description="The caller's share, when the caller is a lender.")
+    my_room: LendingRoom | None = Field(
+        default=None,
+        description="What the caller may still lend under the caps (to this borrower, and in all); absent for the borrower.",
+    )
     principal_repaid: Money
     interest_paid: Money
 

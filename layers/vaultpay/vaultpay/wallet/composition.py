@@ -25,6 +25,7 @@ def wallet_service() -> WalletService:
         clock=utc_now,
         daily_limit_paise=settings.daily_limit_paise,
         step_up_threshold_paise=settings.step_up_threshold_paise,
+        statement_max_lines=settings.statement_max_lines,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from vaultpay.core import table as keys
@@ -12,6 +12,7 @@ from vaultpay.core.dynamo import (
     Item,
     TransactItem,
     epoch,
+    iso,
     marshal,
     marshal_values,
     read_item,
@@ -29,7 +30,10 @@ from vaultpay.core.errors import (
 )
 from vaultpay.core.grants import GrantUse
 from vaultpay.core.records import AccountRecord, Direction, LedgerEntry, PartyRef, TransactionRecord
-from vaultpay.wallet.models import SendingDay
+from vaultpay.wallet.models import Movement, SendingDay
+
+# Above every ledger position (``LEDGER#<timestamp>#<reference>``, timestamps start with a digit).
+_LEDGER_TOP = f"{keys.LEDGER_PREFIX}~"
 
 # The day's counter outlives its day by this much (DynamoDB's TTL then deletes it, whenever it does:
 # nothing reads a past day's counter).
@@ -299,3 +303,55 @@ class DynamoWalletRepository:
         more = len(items) > limit
         last = items[limit - 1][keys.SK].removeprefix(keys.LEDGER_PREFIX) if more else None
         return page, last
+
+    # ------------------------------------------------------------ statements
+    def get_account(self, user_id: str) -> AccountRecord | None:
+        item = read_item(
+            self._client,
+            self._main,
+            keys.key(keys.user_pk(user_id), keys.ACCOUNT_SK),
+            projection="user_id, email, full_name, balance, version",
+        )
+        return keys.account_from_item(item) if item else None
+
+    def _ledger_range(
+        self, user_id: str, low: str, high: str, after: str | None, limit: int, projection: str | None = None
+    ) -> tuple[list[Item], str | None]:
+        """One strongly consistent Query of ``LEDGER#`` positions from ``low`` to ``high`` (both as
+        sort keys, ``BETWEEN``), oldest first, after the position ``after``. Where the next page
+        starts: after this page's last entry, when more follow or the Query stopped at its 1 MB."""
+        query: dict[str, Any] = {
+            "TableName": self._main,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": marshal_values({":pk": keys.user_pk(user_id), ":low": low, ":high": high}),
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+            "Limit": limit + 1,
+        }
+        if projection:
+            query["ProjectionExpression"] = projection
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+        if after is not None:
+            query["ExclusiveStartKey"] = marshal(keys.key(keys.user_pk(user_id), f"{keys.LEDGER_PREFIX}{after}"))
+        response = self._client.query(**query)
+        items = [unmarshal(item) for item in response.get("Items", [])]
+        if len(items) > limit:
+            items = items[:limit]
+        elif not response.get("LastEvaluatedKey") or not items:
+            return items, None
+        return items, str(items[-1][keys.SK]).removeprefix(keys.LEDGER_PREFIX)
+
+    def ledger_between(
+        self, user_id: str, since: datetime, until: datetime, after: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """``SK BETWEEN LEDGER#<since> AND LEDGER#<until>``: an entry created at ``since`` sorts
+        after the bound (its position goes on with ``#<reference>``), one created at ``until``
+        after the upper bound, so the range is [since, until) exactly."""
+        low, high = f"{keys.LEDGER_PREFIX}{iso(since)}", f"{keys.LEDGER_PREFIX}{iso(until)}"
+        items, last = self._ledger_range(user_id, low, high, after, limit)
+        return [keys.ledger_from_item(item) for item in items], last
+
+    def movements_since(self, user_id: str, since: datetime, after: str | None, limit: int) -> tuple[list[Movement], str | None]:
+        low = f"{keys.LEDGER_PREFIX}{iso(since)}"
+        items, last = self._ledger_range(user_id, low, _LEDGER_TOP, after, limit, projection="SK, direction, amount, #status")
+        return [Movement(direction=i["direction"], amount=int(i["amount"]), status=i["status"]) for i in items], last

@@ -21,12 +21,14 @@ from vaultpay.core.errors import (
     MissingIdempotencyKey,
     ReceiverNotFound,
     SelfTransfer,
+    StatementNotAvailable,
+    StatementTooLarge,
     StepUpRequired,
     TransactionNotFound,
     UserNotFound,
 )
 from vaultpay.core.grants import grant_use
-from vaultpay.core.records import Direction, PartyRef, TransactionRecord, ledger_sides
+from vaultpay.core.records import Direction, LedgerEntry, PartyRef, TransactionRecord, TransactionStatus, ledger_sides
 from vaultpay.wallet.models import (
     Balance,
     HistoryEntry,
@@ -34,6 +36,8 @@ from vaultpay.wallet.models import (
     Party,
     SendingDay,
     SendingLimits,
+    Statement,
+    StatementLine,
     TransactionDetail,
     TransferOutcome,
     TransferReceipt,
@@ -51,6 +55,8 @@ FAILED_INSUFFICIENT_FUNDS = "insufficient-funds"
 # India Standard Time: UTC+05:30 all year (no daylight saving), so a fixed offset is exact.
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 STEP_UP_METHODS = ("password", "totp", "recovery_code")
+STATEMENT_PAGE = 500  # ledger entries per Query of a statement (well under a Query's 1 MB)
+STATEMENT_READS = 3  # attempts at reading a statement while the account keeps moving under it
 
 
 def sending_day(moment: datetime, limit: int) -> SendingDay:
@@ -58,6 +64,24 @@ def sending_day(moment: datetime, limit: int) -> SendingDay:
     local = moment.astimezone(IST)
     start = datetime(local.year, local.month, local.day, tzinfo=IST)
     return SendingDay(day=local.date().isoformat(), limit=limit, resets_at=(start + timedelta(days=1)).astimezone(UTC))
+
+
+def statement_period(month: str) -> tuple[datetime, datetime]:
+    """A calendar month in IST (``YYYY-MM``) as the UTC instants it starts and ends at (the end
+    not included): November 2026 is 2026-10-31T18:30Z to 2026-11-30T18:30Z."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=IST)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=IST)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def balance_change(direction: Direction, amount: int, status: TransactionStatus) -> int:
+    """What a ledger entry did to its owner's balance: a failed transfer nothing; a commitment
+    (PENDING in escrow, SUCCESS once lent, REFUNDED since) left the balance when it was made, and
+    its refund is an entry of its own."""
+    if status == "FAILED":
+        return 0
+    return amount if direction == "received" else -amount
 
 
 def validate_idempotency_key(value: str | None) -> str:
@@ -102,6 +126,7 @@ class WalletService:
     step_up_threshold_paise: int = 1_000_000
     # Commits tried again when the sender's balance moved between the read and the debit.
     balance_change_retries: int = 4
+    statement_max_lines: int = 5_000
 
     # ------------------------------------------------------------ transfer
     def transfer(
@@ -273,3 +298,88 @@ class WalletService:
             created_at=txn.created_at,
             loan_id=txn.loan_id,
         )
+
+    # ------------------------------------------------------------ statements
+    def statement(self, user_id: str, month: str) -> Statement:
+        """Every movement of a calendar month (IST), oldest first, from the opening balance to the
+        closing one, computed from the ledger alone: nothing is stored for statements.
+
+        The closing balance is the account's balance less what the entries after the month did;
+        the opening balance is the closing one less what the month's entries did. Each page of
+        entries is one Query of the account's ledger, by time (the month's, then the one after
+        it, amounts only), so a statement costs one Query per page of the month plus one per page
+        of what followed it: for the current month, the month's pages and one empty Query.
+
+        Every balance change writes its ledger entry in the same transaction and bumps the
+        account's version, so the account is read before and after the Queries: the same version
+        both times means the ledger was read as of that balance (otherwise it is read again)."""
+        start, end = statement_period(month)
+        now = self.clock()
+        if start > now:
+            raise StatementNotAvailable()
+        for _ in range(STATEMENT_READS):
+            before = self.store.get_account(user_id)
+            if before is None:
+                raise UserNotFound()
+            entries = self._entries_between(user_id, start, end)
+            later = self._change_since(user_id, end)
+            after = self.store.get_account(user_id)
+            if after is not None and after.version == before.version:
+                break
+        else:
+            raise ConcurrentUpdate()
+        closing = before.balance - later
+        lines: list[StatementLine] = []
+        running = closing - sum(balance_change(e.direction, e.amount, e.status) for e in entries)
+        opening = running
+        for entry in entries:
+            running += balance_change(entry.direction, entry.amount, entry.status)
+            lines.append(
+                StatementLine(
+                    reference_id=entry.reference_id,
+                    created_at=entry.created_at,
+                    kind=entry.kind,
+                    status=entry.status,
+                    direction=entry.direction,
+                    counterparty=_party(entry.counterparty),
+                    amount=entry.amount,
+                    balance_after=running,
+                    note=entry.note,
+                    loan_id=entry.loan_id,
+                )
+            )
+        return Statement(
+            month=month,
+            account=_party(before.party),
+            period_start=start,
+            period_end=end,
+            closed=end <= now,
+            opening_balance=opening,
+            closing_balance=closing,
+            total_credits=sum(line.amount for line in lines if line.direction == "received"),
+            total_debits=sum(line.amount for line in lines if line.direction == "sent"),
+            lines=lines,
+            generated_at=now,
+        )
+
+    def _entries_between(self, user_id: str, start: datetime, end: datetime) -> list[LedgerEntry]:
+        """The month's entries that moved money (a failed transfer moved nothing), a Query a page."""
+        found: list[LedgerEntry] = []
+        position: str | None = None
+        while True:
+            page, position = self.store.ledger_between(user_id, start, end, position, STATEMENT_PAGE)
+            found.extend(entry for entry in page if entry.status != "FAILED")
+            if len(found) > self.statement_max_lines:
+                raise StatementTooLarge()
+            if position is None:
+                return found
+
+    def _change_since(self, user_id: str, since: datetime) -> int:
+        """What every entry from ``since`` on did to the balance, a Query a page."""
+        total = 0
+        position: str | None = None
+        while True:
+            page, position = self.store.movements_since(user_id, since, position, STATEMENT_PAGE)
+            total += sum(balance_change(m.direction, m.amount, m.status) for m in page)
+            if position is None:
+                return total

@@ -77,6 +77,48 @@ class HistoryPage(ResponseModel):
     next_cursor: str | None
 
 
+StatementMonth = Annotated[
+    str,
+    Field(
+        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="A calendar month in India Standard Time, YYYY-MM.",
+        examples=["2026-11"],
+    ),
+]
+
+
+class StatementLine(ResponseModel):
+    reference_id: str
+    created_at: Timestamp
+    kind: TransactionKind | None = Field(description="What moved the money (absent on entries older than lending).")
+    status: TransactionStatus = Field(description="PENDING: a loan commitment still in escrow; REFUNDED: given back since.")
+    direction: Direction
+    counterparty: Party
+    amount: Money
+    balance_after: Money = Field(description="The balance right after this movement.")
+    note: str | None
+    loan_id: str | None
+
+
+class Statement(ResponseModel):
+    """A month of one account: every movement, oldest first, between its opening and closing balance."""
+
+    month: str = Field(description="The calendar month in India Standard Time, YYYY-MM.")
+    account: Party
+    currency: Literal["INR"] = "INR"
+    period_start: Timestamp = Field(description="Midnight IST on the month's first day, in UTC.")
+    period_end: Timestamp = Field(description="Midnight IST on the next month's first day, in UTC (not included).")
+    closed: bool = Field(description="The month is over: the statement no longer changes. False: the month so far.")
+    opening_balance: Money = Field(description="The balance at the period's start.")
+    closing_balance: Money = Field(description="The balance at the period's end (while the month is not over: now).")
+    total_credits: Money
+    total_debits: Money
+    lines: list[StatementLine] = Field(
+        description="Every movement of the month, oldest first (failed transfers moved nothing: not listed)."
+    )
+    generated_at: Timestamp
+
+
 class TransactionDetail(ResponseModel):
     reference_id: str
     kind: TransactionKind
@@ -117,6 +159,16 @@ class SendingDay(BaseModel):
     day: str
     limit: int
     resets_at: datetime
+
+
+class Movement(BaseModel):
+    """What a ledger entry does to its owner's balance, and nothing more (read to sum, not to show)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    direction: Direction
+    amount: int
+    status: TransactionStatus
 
 
 class TransferOutcome(BaseModel):

@@ -4,11 +4,12 @@ The DynamoDB and KMS adapters implement them in production; the unit tests use i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from vaultpay.core.grants import GrantUse
 from vaultpay.core.records import AccountRecord, Direction, LedgerEntry, PartyRef, TransactionRecord
-from vaultpay.wallet.models import SendingDay
+from vaultpay.wallet.models import Movement, SendingDay
 
 
 class WalletStore(Protocol):
@@ -32,3 +33,20 @@ class WalletStore(Protocol):
     def history(
         self, user_id: str, direction: Direction | None, limit: int, after: str | None
     ) -> tuple[list[LedgerEntry], str | None]: ...
+
+    # ---- statements: the ledger by time, oldest first, one Query per call
+    def get_account(self, user_id: str) -> AccountRecord | None:
+        """The account (balance, version, name and e-mail), strongly consistent."""
+        ...
+
+    def ledger_between(
+        self, user_id: str, since: datetime, until: datetime, after: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """One page of the entries created from ``since`` (included) to ``until`` (not included),
+        oldest first, after the position ``after``; the position to go on from when more follow."""
+        ...
+
+    def movements_since(self, user_id: str, since: datetime, after: str | None, limit: int) -> tuple[list[Movement], str | None]:
+        """One page of what the entries created from ``since`` on did to the balance (direction,
+        amount and status only), oldest first; the position to go on from when more follow."""
+        ...

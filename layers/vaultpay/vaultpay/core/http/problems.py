@@ -46,6 +46,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.UserNotFound: HTTPStatus.NOT_FOUND,
     errors.ReceiverNotFound: HTTPStatus.NOT_FOUND,
     errors.TransactionNotFound: HTTPStatus.NOT_FOUND,
+    errors.StatementNotAvailable: HTTPStatus.NOT_FOUND,
+    errors.StatementTooLarge: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.VaultEntryNotFound: HTTPStatus.NOT_FOUND,
     errors.EmailAlreadyRegistered: HTTPStatus.CONFLICT,
     errors.AadhaarAlreadyRegistered: HTTPStatus.CONFLICT,
