@@ -1,9 +1,8 @@
 """What the local stack's console shows of a function's output: one readable line per log record.
 
 Functions print what they print in Lambda: Powertools' JSON log records, its metrics as EMF
-documents, tracebacks, an INIT_REPORT per initialized environment and a RESTORE_REPORT per
-environment forked from it (as SnapStart reports a restore). The console shows a log record as
-its level, message and own fields; metrics and the reports only when asked for (VERBOSE=1),
+documents, tracebacks, an INIT_REPORT per execution environment. The console shows a log record
+as its level, message and own fields; metrics and INIT_REPORT only when asked for (VERBOSE=1),
 metrics summarized. The log file (--log-file) keeps every line as it was printed.
 """
 
@@ -54,7 +53,7 @@ def _metrics(document: dict[str, Any]) -> str:
 
 def readable(line: str, *, verbose: bool) -> str | None:
     """The console's form of one line a function printed; None when the console leaves it out."""
-    if line.startswith(("INIT_REPORT", "RESTORE_REPORT")):
+    if line.startswith("INIT_REPORT"):
         return line if verbose else None
     if not line.startswith("{"):
         return line

@@ -254,7 +254,7 @@ class LocalStack:
         definitions = self._function_definitions(self.endpoints)
         for logical_id, definition in definitions.items():
             self._pools[logical_id] = FunctionPool(
-                definition, self.log, self.max_concurrency, on_start=self._state_lock.record_child, fork=True
+                definition, self.log, self.max_concurrency, on_start=self._state_lock.record_child
             )
         api_auth = next(iter(self.template.of_type("AWS::Serverless::HttpApi").values())).get("Auth", {})
         authorizer_name = api_auth.get("DefaultAuthorizer")

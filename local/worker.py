@@ -9,24 +9,14 @@ on one inherited pipe and results leave on another, one JSON document per line.
 
     request:  {"event": {...}, "request_id": "...", "deadline_ms": 1732460000000}
     response: {"result": ...} | {"error": {"errorType": "...", "errorMessage": "...", "stackTrace": [...]}}
-
-With ``--fork-server <control fd>`` in place of the two pipes, the process initializes the
-function once and serves nothing itself: each message on the control socket (a Unix
-SOCK_SEQPACKET) asks for a new execution environment, which it forks from its initialized self
-(as Lambda SnapStart resumes environments from a snapshot taken after init) and answers with
-``environment <pid>`` carrying the environment's request, response and output pipes
-(SCM_RIGHTS); ``exited <pid> <status>`` tells when one ends. An environment dies with it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
-import select
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -128,85 +118,6 @@ def serve(handler: Any, request_fd: int, response_fd: int) -> None:
         responses.flush()
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with(parent: int) -> None:
-    """SIGKILL when ``parent`` (the fork server) ends, however it ends."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it ended before the request took hold
-        os._exit(1)
-
-
-def _fork_environment(handler: Any, control: socket.socket, wakeup: tuple[int, int]) -> tuple[int, list[int]]:
-    """A new execution environment, forked from this initialized process: its pid, and the
-    stack's ends of its request, response and output pipes."""
-    request_read, request_write = os.pipe()
-    response_read, response_write = os.pipe()
-    output_read, output_write = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    server = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the environment
-        status = 0
-        try:
-            started = time.perf_counter()
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for descriptor in (control.detach(), *wakeup, request_write, response_read, output_read):
-                os.close(descriptor)
-            os.dup2(output_write, 1)
-            os.dup2(output_write, 2)
-            os.close(output_write)
-            _die_with(server)
-            restore_ms = (time.perf_counter() - started) * 1000
-            print(f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms", file=sys.stderr, flush=True)
-            serve(handler, request_read, response_write)
-        except BaseException:  # noqa: BLE001 - an environment never returns into the server's loop
-            traceback.print_exc()
-            status = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
-    for descriptor in (request_read, response_write, output_write):
-        os.close(descriptor)
-    return pid, [request_write, response_read, output_read]
-
-
-def _report_exits(control: socket.socket) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        control.send(f"exited {pid} {os.waitstatus_to_exitcode(status)}".encode())
-
-
-def serve_forks(handler: Any, control: socket.socket) -> None:
-    """Fork an environment for each request on ``control``, report each one's end; return when
-    the stack closes the socket (the environments then die with this process)."""
-    wakeup = os.pipe()
-    os.set_blocking(wakeup[1], False)
-    signal.set_wakeup_fd(wakeup[1])
-    signal.signal(signal.SIGCHLD, lambda _signal, _frame: None)  # wakes select() through the pipe
-    while True:
-        readable, _, _ = select.select([control.fileno(), wakeup[0]], [], [])
-        if wakeup[0] in readable:
-            os.read(wakeup[0], 512)
-        _report_exits(control)
-        if control.fileno() in readable:
-            if not control.recv(64):
-                return
-            pid, descriptors = _fork_environment(handler, control, wakeup)
-            socket.send_fds(control, [f"environment {pid}".encode()], descriptors)
-            for descriptor in descriptors:
-                os.close(descriptor)
-
-
 def main() -> None:
     # Ctrl-C in the terminal reaches every process of its group: the stack stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -214,21 +125,13 @@ def main() -> None:
     warnings.formatwarning = lambda message, category, filename, lineno, line=None: (
         f"{filename}:{lineno}: {category.__name__}: {message}\n"
     )
-    arguments = sys.argv[1:]
-    fork_server = arguments[0] == "--fork-server"
-    if fork_server:
-        control_fd, code_dir, handler, *layer_dirs = arguments[1:]
-    else:
-        request_fd, response_fd, code_dir, handler, *layer_dirs = arguments
+    request_fd, response_fd, code_dir, handler, *layer_dirs = sys.argv[1:]
     started = time.perf_counter()
     install_faults()
     function = load_handler(code_dir, handler, layer_dirs)
     init_ms = (time.perf_counter() - started) * 1000
     print(f"INIT_REPORT Init Duration: {init_ms:.2f} ms", file=sys.stderr, flush=True)
-    if fork_server:
-        serve_forks(function, socket.socket(fileno=int(control_fd)))
-    else:
-        serve(function, int(request_fd), int(response_fd))
+    serve(function, int(request_fd), int(response_fd))
 
 
 if __name__ == "__main__":

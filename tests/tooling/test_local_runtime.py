@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +12,10 @@ import pytest
 from local.runtime import FunctionCrashed, FunctionDefinition, FunctionError, FunctionPool, FunctionTimedOut
 from local.streams import StreamPoller, _Shard
 from local.template import StreamSubscription
-from tests.support.processes import alive
 
 HANDLER = """
 import os, time
 INITIALIZED = time.time()
-INIT_PID = os.getpid()
 
 def lambda_handler(event, context):
     if event.get("raise"):
@@ -33,29 +29,23 @@ def lambda_handler(event, context):
         "remaining": context.get_remaining_time_in_millis(),
         "variable": os.environ.get("ONLY_HERE"),
         "inherited": "PYTEST_CURRENT_TEST" in os.environ,
-        "initialized": INITIALIZED,
-        "init_pid": INIT_PID,
     }
 """
 
 
-def definition_in(folder: Path) -> FunctionDefinition:
-    (folder / "app.py").write_text(HANDLER)
-    return FunctionDefinition(
+@pytest.fixture
+def pool(tmp_path: Path) -> Any:
+    (tmp_path / "app.py").write_text(HANDLER)
+    definition = FunctionDefinition(
         name="Test",
-        code_dir=folder,
+        code_dir=tmp_path,
         handler="app.lambda_handler",
         layer_dirs=(),
         environment={"PATH": os.environ["PATH"], "ONLY_HERE": "yes"},
         timeout_seconds=1,
     )
-
-
-# Each environment its own interpreter (make invoke), or forked from an initialized one (the stack)
-@pytest.fixture(params=[False, True], ids=["spawned", "forked"])
-def pool(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     logs: list[str] = []
-    pool = FunctionPool(definition_in(tmp_path), lambda _source, line: logs.append(line), max_concurrency=2, fork=request.param)
+    pool = FunctionPool(definition, lambda _source, line: logs.append(line), max_concurrency=2)
     yield pool
     pool.close()
 
@@ -87,58 +77,6 @@ def test_a_crash_replaces_the_environment(pool: FunctionPool) -> None:
     with pytest.raises(FunctionCrashed):
         pool.invoke({"exit": True})
     assert pool.invoke({})["pid"] != before
-
-
-def test_forked_environments_are_initialized_once_and_serve_concurrently_each_in_its_own_process(tmp_path: Path) -> None:
-    # Given a pool that forks its environments from one initialized environment of the function
-    logs: list[str] = []
-    pool = FunctionPool(definition_in(tmp_path), lambda _source, line: logs.append(line), max_concurrency=3, fork=True)
-    try:
-        # When three invocations run at once (three environments)
-        with ThreadPoolExecutor(3) as threads:
-            answers = list(threads.map(lambda _: pool.invoke({"sleep": 0.3}), range(3)))
-        # Then each ran in a process of its own, none of them the one that ran the init, which ran once
-        pids = {answer["pid"] for answer in answers}
-        assert len(pids) == 3
-        assert {answer["init_pid"] for answer in answers} == {answers[0]["init_pid"]}
-        assert answers[0]["init_pid"] not in pids
-        assert {answer["initialized"] for answer in answers} == {answers[0]["initialized"]}
-        assert all(answer["variable"] == "yes" and answer["inherited"] is False for answer in answers)
-        assert sum(line.startswith("INIT_REPORT") for line in logs) == 1
-        assert sum(line.startswith("RESTORE_REPORT") for line in logs) == 3
-        # And an environment that dies says how (its exit status), and a new fork takes its place
-        with pytest.raises(FunctionCrashed, match="status 3"):
-            pool.invoke({"exit": True})
-        with ThreadPoolExecutor(3) as threads:
-            after = {answer["pid"] for answer in threads.map(lambda _: pool.invoke({"sleep": 0.3}), range(3))}
-        assert len(after) == 3
-        assert len(after - pids) == 1
-    finally:
-        pool.close()
-    # And once the pool is closed, no environment is left running, nor the initialized one
-    started = pids | after | {answers[0]["init_pid"]}
-    deadline = time.monotonic() + 10  # the kernel's SIGKILLs, delivered
-    while any(alive(pid) for pid in started) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(alive(pid) for pid in started)
-
-
-def test_a_function_whose_init_fails_fails_its_invocations_and_is_initialized_again(tmp_path: Path) -> None:
-    # Given a function whose init raises, in a pool that forks its environments
-    definition = definition_in(tmp_path)
-    (tmp_path / "app.py").write_text("raise RuntimeError('init failed')\n")
-    logs: list[str] = []
-    pool = FunctionPool(definition, lambda _source, line: logs.append(line), max_concurrency=1, fork=True)
-    try:
-        # When it is invoked, Then the invocation fails as a crash and the traceback is logged
-        with pytest.raises(FunctionCrashed):
-            pool.invoke({})
-        # And once the code is fixed, the next invocation initializes it again and succeeds
-        (tmp_path / "app.py").write_text(HANDLER)
-        assert pool.invoke({})["variable"] == "yes"
-    finally:
-        pool.close()
-    assert any("RuntimeError: init failed" in line for line in logs)
 
 
 class FakePool:
