@@ -727,11 +727,18 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
-def write_report(results: Results, quick: bool) -> str:
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def write_report(results: Results, quick: bool, load_at_start: str) -> str:
     lines = [
         "# Benchmarks",
         "",
         f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}.",
+        f"Load average (1 / 5 / 15 min) at the start {load_at_start}, at the end {load_average()}: other",
+        "work on the machine inflates CPU times and slows everything; compare figures of one run.",
         "DynamoDB Local runs in memory (`--in-memory`); everything on 127.0.0.1. Figures on a shared",
         "2-core machine are noisy: throughput and latency are medians over repeated runs, and each",
         "comparison (gateway vs raw DynamoDB Local, function vs hello-world) is measured side by side,",
@@ -793,6 +800,7 @@ def main() -> None:
     args = parser.parse_args()
     runs, seconds, repetitions, history_requests = (1, 4.0, 3, 10) if args.quick else (3, 8.0, 7, 30)
     results = Results()
+    load_at_start = load_average()
     with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-bench-")), faults=False) as stack:
         print("cold starts...", flush=True)
         cold_starts(results, repetitions)
@@ -807,7 +815,7 @@ def main() -> None:
         lending_throughput(stack, results)
         print("history scaling...", flush=True)
         history_scaling(stack, results, history_requests)
-    print(write_report(results, args.quick))
+    print(write_report(results, args.quick, load_at_start))
 
 
 if __name__ == "__main__":
