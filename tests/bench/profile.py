@@ -99,6 +99,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=600)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--pattern",
+        choices=("everyone", "repeat"),
+        default="everyone",
+        help="everyone: all 32 users send to and receive from each other (a remembered balance is nearly "
+        "always stale); repeat: 16 senders each pay their own payee again and again (it never is)",
+    )
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="vaultpay-profile-")))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -117,9 +124,12 @@ def main() -> None:
         wallet = load_function("wallet")
 
         def transfer(index: int) -> dict[str, Any]:
-            sender, receiver = users[index % len(users)], users[(index * 7 + 1) % len(users)]
-            if receiver is sender:
-                receiver = users[(index + 1) % len(users)]
+            if args.pattern == "repeat":
+                sender, receiver = users[index % 16], users[16 + index % 16]
+            else:
+                sender, receiver = users[index % len(users)], users[(index * 7 + 1) % len(users)]
+                if receiver is sender:
+                    receiver = users[(index + 1) % len(users)]
             event = http_event(
                 "POST",
                 "/api/wallet/transfer/",
@@ -144,6 +154,7 @@ def main() -> None:
         spy.send_signal(2)  # SIGINT: py-spy writes what it has
         spy.wait(timeout=60)
     summary = {
+        "pattern": args.pattern,
         "transfers": args.transfers,
         "statuses": dict(statuses),
         "cpu_ms_per_transfer": round(cpu / args.transfers * 1000, 2),
