@@ -39,6 +39,7 @@ from tests.support.stack import RunningStack, running_stack
 from tools.reconcile import scan
 
 REPORT = ROOT / "docs" / "benchmarks.md"
+WALLET_CPU_TARGET_MS = 5.0  # the wallet function's CPU per transfer (issue 19; docs/performance.md)
 HELLO = Path(__file__).with_name("hello")
 FUNCTION_FOLDERS = ("health", "authorizer", "identity", "vault", "wallet", "lending", "audit")
 
@@ -63,7 +64,13 @@ def met(ok: bool) -> str:
 
 # ---------------------------------------------------------------- throughput
 def gateway_transfers(
-    stack: RunningStack, users: list[User], clients: int, seconds: float, *, offered_rate: float | None = None
+    stack: RunningStack,
+    users: list[User],
+    clients: int,
+    seconds: float,
+    *,
+    offered_rate: float | None = None,
+    timeout: float = 30,
 ) -> tuple[float, list[float], list[tuple[str, float]]]:
     """Transfers/s, latencies (ms), and (reference, acknowledged at) of each 201, for ``seconds``:
     as fast as the clients can go, or paced to ``offered_rate`` transfers/s in all."""
@@ -86,12 +93,15 @@ def gateway_transfers(
             receiver = receivers[count % len(receivers)]
             count += 1
             started = time.perf_counter()
-            response = session.post(
-                f"{stack.url}/api/wallet/transfer/",
-                json={"receiver_email": receiver.email, "amount": "1.00"},
-                headers={**sender.auth, "Idempotency-Key": str(uuid.uuid4())},
-                timeout=30,
-            )
+            try:
+                response = session.post(
+                    f"{stack.url}/api/wallet/transfer/",
+                    json={"receiver_email": receiver.email, "amount": "1.00"},
+                    headers={**sender.auth, "Idempotency-Key": str(uuid.uuid4())},
+                    timeout=timeout,
+                )
+            except requests.RequestException:
+                continue  # not acknowledged: not counted (a cold start on a busy machine can take minutes)
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code == 201:
                 with lock:
@@ -205,7 +215,7 @@ def throughput(stack: RunningStack, results: Results, runs: int, seconds: float)
     cpu_samples: list[tuple[dict[str, float], float]] = []
     for clients in (1, 4, 16):
         # Warm up first: Lambda's (and the local stack's) scaling cold starts are reported apart.
-        gateway_transfers(stack, users, clients, 3.0)
+        gateway_transfers(stack, users, clients, 3.0, timeout=600)
         gateway_rates, raw_rates, ratios, gateway_latency, raw_latency = [], [], [], [], []
         for _ in range(runs):
             before = cpu_seconds_by_process()
@@ -250,14 +260,17 @@ def throughput(stack: RunningStack, results: Results, runs: int, seconds: float)
         for kind, seconds_used in sample.items():
             spent[kind] += seconds_used
     total = sum(spent.values())
+
+    def row(kind: str) -> list[str]:
+        milliseconds = spent[kind] / transfers * 1000
+        wallet = kind == "wallet function"
+        target = f"<= {WALLET_CPU_TARGET_MS:.0f}: {met(milliseconds <= WALLET_CPU_TARGET_MS)}" if wallet else ""
+        return [kind, f"{milliseconds:.1f}", f"{spent[kind] / total:.0%}", target]
+
     results.table(
         "Where the time goes: CPU per transfer at 16 clients",
-        ["process", "CPU ms per transfer", "share"],
-        [
-            [kind, f"{spent[kind] / transfers * 1000:.1f}", f"{spent[kind] / total:.0%}"]
-            for kind in sorted(spent, key=lambda name: -spent[name])
-            if spent[kind] > 0
-        ],
+        ["process", "CPU ms per transfer", "share", "target"],
+        [row(kind) for kind in sorted(spent, key=lambda name: -spent[name]) if spent[kind] > 0],
     )
 
 
@@ -625,7 +638,7 @@ def audit_lag(stack: RunningStack, results: Results, seconds: float) -> None:
     written, and whether that lag grows over the run."""
     api = Api(stack.url)
     users = [api.new_user() for _ in range(32)]
-    gateway_transfers(stack, users, 16, 3.0)  # warm: every worker started
+    gateway_transfers(stack, users, 16, 3.0, timeout=600)  # warm: every worker started
     rows = []
     saturating_rate = 0.0
     for fraction in (None, 0.75, 0.5):
@@ -714,11 +727,18 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
-def write_report(results: Results, quick: bool) -> str:
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def write_report(results: Results, quick: bool, load_at_start: str) -> str:
     lines = [
         "# Benchmarks",
         "",
         f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}.",
+        f"Load average (1 / 5 / 15 min) at the start {load_at_start}, at the end {load_average()}: other",
+        "work on the machine inflates CPU times and slows everything; compare figures of one run.",
         "DynamoDB Local runs in memory (`--in-memory`); everything on 127.0.0.1. Figures on a shared",
         "2-core machine are noisy: throughput and latency are medians over repeated runs, and each",
         "comparison (gateway vs raw DynamoDB Local, function vs hello-world) is measured side by side,",
@@ -738,13 +758,20 @@ def write_report(results: Results, quick: bool) -> str:
 
 METHOD = """\
 - **Throughput**: clients send ₹1.00 transfers with fresh Idempotency-Keys among 32 users through
-  the HTTP gateway (authorizer, wallet function, Powertools idempotency, the transaction, the
-  balance read) for a fixed time per level; the raw ceiling sends the same five-item
-  `TransactWriteItems` straight to DynamoDB Local from the same number of threads. Both share the
-  machine's two cores with DynamoDB Local (Java) and every worker process.
+  the HTTP gateway (authorizer, wallet function, Powertools idempotency, the sender's account read
+  when the container does not trust its memory of it, the transaction) for a fixed time per
+  level; the raw ceiling sends the same five-item `TransactWriteItems` straight to DynamoDB Local
+  from the same number of threads. Both share the machine's two cores with DynamoDB Local (Java)
+  and every worker process. Every user both sends and receives, so a container's memory of a
+  sender's balance is mostly stale: the run measures the 4-call path (docs/performance.md).
+- **CPU per transfer**: user + system time of each kind of process (from /proc) over the 16-client
+  runs, divided by the transfers acknowledged. The wallet function's target is 5 ms.
 - **AWS calls**: each handler is invoked in the benchmark's own process against the stack's
   DynamoDB Local and moto, counting botocore calls with a `before-call` hook; warm container
-  (secrets already cached).
+  (secrets already cached). Transfers: a first one (the sender's account and the payee's
+  address read in one BatchGetItem), its replay, the same sender paying the same payee again
+  (nothing read: the container remembers both), and another sender paying that payee (its
+  account read).
 - **Cold start**: a fresh interpreter imports each handler module (its init: Powertools, pydantic
   models, the resolver) and the hello-world reference, interleaved, with the variables Lambda's
   runtime sets (`LAMBDA_TASK_ROOT`, ...) and tracing on, as deployed: outside Lambda the X-Ray
@@ -773,6 +800,7 @@ def main() -> None:
     args = parser.parse_args()
     runs, seconds, repetitions, history_requests = (1, 4.0, 3, 10) if args.quick else (3, 8.0, 7, 30)
     results = Results()
+    load_at_start = load_average()
     with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-bench-")), faults=False, jvm_options="") as stack:
         print("cold starts...", flush=True)
         cold_starts(results, repetitions)
@@ -787,7 +815,7 @@ def main() -> None:
         lending_throughput(stack, results)
         print("history scaling...", flush=True)
         history_scaling(stack, results, history_requests)
-    print(write_report(results, args.quick))
+    print(write_report(results, args.quick, load_at_start))
 
 
 if __name__ == "__main__":

@@ -447,6 +447,10 @@ class TestRoundTrips:
         assert calls == ["PutItem", "TransactWriteItems", "TransactWriteItems", "UpdateItem"]
         # And the receipt says the balance right after it, as the account does
         assert body(sent)["balance"] == balance(wallet, people["asha"]) == "10489.00"
+        # And her next transfer reads her account rather than guess again (a read costs less than a refused transaction)
+        calls.clear()
+        transfer(wallet, people["asha"], {"receiver_email": "ravi@example.com", "amount": "1.00"}, key="stale-000004")
+        assert calls == ["PutItem", "GetItem", "TransactWriteItems", "UpdateItem"]
 
     def test_a_replay_after_a_lost_outcome_answers_the_original_balance(
         self, wallet: Invoke, people: dict[str, str], dynamodb: Any, aws_stack: dict[str, str]

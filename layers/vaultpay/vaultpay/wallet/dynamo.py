@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
@@ -127,19 +128,39 @@ class DynamoWalletRepository:
     """Transfers and reads of the main table. The repository lives as long as its container and
     remembers, for the next transfers: who an e-mail address belongs to (its guard never changes:
     a new account is a new address), and each recent sender's account as its last transfer left
-    it (only a guess at the balance, which the debit's condition checks)."""
+    it (only a guess at the balance, which the debit's condition checks). A guess that proved
+    stale (money came in meanwhile) costs a refused transaction: that sender's account is read
+    afresh instead, for ``distrust_seconds``, so a busy account costs a read, not two writes."""
 
-    def __init__(self, client: Any, main_table: str, *, conflict_retries: int = 4, remembered: int = 4096) -> None:
+    def __init__(
+        self,
+        client: Any,
+        main_table: str,
+        *,
+        conflict_retries: int = 4,
+        remembered: int = 4096,
+        distrust_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._main = main_table
         self._conflict_retries = conflict_retries
         self._payees: Recent[str, PartyRef] = Recent(remembered)
         self._senders: Recent[str, AccountRecord] = Recent(remembered)
+        self._distrusted: Recent[str, float] = Recent(remembered)  # sender -> read afresh until
+        self._distrust_seconds = distrust_seconds
+        self._clock = clock
+
+    def _guess(self, sender_id: str) -> AccountRecord | None:
+        until = self._distrusted.get(sender_id)
+        if until is not None and until > self._clock():
+            return None
+        return self._senders.get(sender_id)
 
     def load_parties(self, sender_id: str, receiver_email: str) -> tuple[AccountRecord | None, PartyRef | None]:
         """The sender's account and the receiver (by e-mail): what this container does not
-        remember, in one read (GetItem or BatchGetItem), or none."""
-        sender = self._senders.get(sender_id)
+        remember (or no longer trusts), in one read (GetItem or BatchGetItem), or none."""
+        sender = self._guess(sender_id)
         receiver = self._payees.get(receiver_email)
         wanted = []
         sender_key = keys.key(keys.user_pk(sender_id), keys.ACCOUNT_SK)
@@ -187,6 +208,7 @@ class DynamoWalletRepository:
             self._commit(txn, day, step_up, sender_balance)
         except BalanceChanged as changed:
             self._remember_balance(txn.sender, changed.balance)
+            self._distrusted.put(txn.sender.user_id, self._clock() + self._distrust_seconds)
             raise
         except ReceiverNotFound:
             self._payees.forget(txn.receiver.email)
