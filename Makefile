@@ -148,8 +148,8 @@ deploy: build $(DEPS) ## sam deploy --config-env $(ENV), then publish the dashbo
 	$(PY) -m tools.publish_web --stack vaultpay-$(ENV) --region ap-south-1
 
 STATE_DIR ?= .local
-reset: ## wipe the local stack's data, keys and secrets
-	rm -rf $(STATE_DIR)/dynamodb $(STATE_DIR)/state $(STATE_DIR)/stack.json $(STATE_DIR)/*.log
+reset: ## wipe the local stack's data, keys and secrets, and put its clock back to the real time
+	rm -rf $(STATE_DIR)/dynamodb $(STATE_DIR)/state $(STATE_DIR)/stack.json $(STATE_DIR)/*.log $(STATE_DIR)/clock-offset
 
 clean: reset ## remove everything set up by make (virtualenvs, DynamoDB Local, build output)
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(TOOLS_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -180,7 +181,7 @@ class TestDemoData:
         assert set(borrowed) == {"ACTIVE", "PENDING"}
         laptop = api.get(f"/api/loans/{borrowed['ACTIVE']['id']}/", demo).json()
         assert [i["status"] for i in laptop["schedule"][:3]] == ["PAID", "PAID", "DUE"]
-        assert "0.00" < borrowed["PENDING"]["funded"] < borrowed["PENDING"]["amount"]
+        assert 0 < Decimal(borrowed["PENDING"]["funded"]) < Decimal(borrowed["PENDING"]["amount"])
         # And lends: on an active loan, a repaid one and an overdue one
         assert sorted(loan["display_status"] for loan in loans("lender")) == ["ACTIVE", "OVERDUE", "REPAID"]
         # And lenders find requests open to them, some with no lender yet, some partly funded

@@ -86,9 +86,12 @@ function statementCard() {
 }
 
 // The person's loans at a glance: what falls due next on what they borrowed, and what they lend.
+// Loaded once the balance and the history are shown: they come first.
 function loansCard() {
   const body = h("div", { id: "loans-glance" }, h("p", { class: "muted" }, "Loading…"));
-  Promise.all([myLoans("borrower", { limit: 10 }), myLoans("lender", { limit: 50 })]).then(
+  // One after the other: one warm worker of the lending function serves both.
+  const both = async () => [await myLoans("borrower", { limit: 10 }), await myLoans("lender", { limit: 50 })];
+  const load = () => both().then(
     ([borrowed, lent]) => {
       const owing = borrowed.results.filter((loan) => loan.next_installment);
       const lines = owing.map((loan) =>
@@ -114,7 +117,8 @@ function loansCard() {
     },
     () => body.replaceChildren(h("p", { class: "muted" }, "Could not load your loans.")),
   );
-  return h("section", { class: "card", "aria-labelledby": "glance-title" }, h("h2", { id: "glance-title" }, "Loans"), body);
+  const card = h("section", { class: "card", "aria-labelledby": "glance-title" }, h("h2", { id: "glance-title" }, "Loans"), body);
+  return { card, load };
 }
 
 export function dashboardView(main) {
@@ -127,6 +131,8 @@ export function dashboardView(main) {
   const more = h("button", { type: "button", class: "secondary", id: "load-more", hidden: true }, "Load more");
   const status = h("p", { class: "muted", id: "sync-status" });
   const statement = statementCard();
+  const glance = loansCard();
+  let glanceLoaded = false;
   main.append(
     h("h1", {}, "Dashboard"),
     h(
@@ -142,7 +148,7 @@ export function dashboardView(main) {
           amount,
           h("div", { class: "actions" }, h("a", { class: "button", href: "#/send" }, "Send money")),
         ),
-        loansCard(),
+        glance.card,
       ),
       h(
         "div",
@@ -252,6 +258,10 @@ export function dashboardView(main) {
       const wasLoaded = loaded;
       const added = mergeFirstPage(page);
       statement.follow(page.results[0]);
+      if (!glanceLoaded) {
+        glanceLoaded = true;
+        glance.load();
+      }
       if (wasLoaded) announce(added);
       showControls();
       status.textContent = `Updated ${new Date().toLocaleTimeString("en-IN")}`;
