@@ -802,19 +802,23 @@ def main() -> None:
     results = Results()
     load_at_start = load_average()
     with running_stack(Path(tempfile.mkdtemp(prefix="vaultpay-bench-")), faults=False, jvm_options="") as stack:
-        print("cold starts...", flush=True)
-        cold_starts(results, repetitions)
-        print("AWS calls per operation...", flush=True)
-        calls_per_operation(stack, results)
-        print("audit lag...", flush=True)
-        audit_lag(stack, results, 10.0 if args.quick else 20.0)
-        print("throughput (1, 4, 16 clients; gateway and raw side by side)...", flush=True)
-        throughput(stack, results, runs, seconds)
-        worker_memory(stack, results)
-        print("lending throughput...", flush=True)
-        lending_throughput(stack, results)
-        print("history scaling...", flush=True)
-        history_scaling(stack, results, history_requests)
+
+        def section(title: str, measure: Callable[[], None]) -> None:
+            """One part of the report; a part that fails (a function timing out on a machine too
+            busy for it) is reported as such, and the others still are."""
+            print(f"{title}...", flush=True)
+            try:
+                measure()
+            except Exception as failure:  # noqa: BLE001 - reported, not hidden
+                results.table(f"{title}: not measured", ["why"], [[f"{type(failure).__name__}: {failure}"[:300]]])
+
+        section("cold starts", lambda: cold_starts(results, repetitions))
+        section("AWS calls per operation", lambda: calls_per_operation(stack, results))
+        section("audit lag", lambda: audit_lag(stack, results, 10.0 if args.quick else 20.0))
+        section("throughput (1, 4, 16 clients; gateway and raw side by side)", lambda: throughput(stack, results, runs, seconds))
+        section("worker memory", lambda: worker_memory(stack, results))
+        section("lending throughput", lambda: lending_throughput(stack, results))
+        section("history scaling", lambda: history_scaling(stack, results, history_requests))
     print(write_report(results, args.quick, load_at_start))
 
 
