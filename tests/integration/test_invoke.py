@@ -88,6 +88,18 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
             "generated_at",
         },
     ),
+    "loan-quote.json": (
+        "LendingFunction",
+        200,
+        {"amount", "tenure_months", "annual_rate", "installment", "total_interest", "total_payable", "schedule"},
+    ),
+    "loan-open.json": ("LendingFunction", 200, {"results", "next_cursor"}),
+    "loan-mine.json": ("LendingFunction", 200, {"results", "next_cursor"}),
+    "loan-detail-missing.json": ("LendingFunction", 404, PROBLEM),  # loan-not-found
+    "loan-commit-missing.json": ("LendingFunction", 404, PROBLEM),
+    "loan-cancel-missing.json": ("LendingFunction", 404, PROBLEM),
+    "loan-repay-missing.json": ("LendingFunction", 404, PROBLEM),
+    "loan-request-invalid.json": ("LendingFunction", 422, PROBLEM),  # a rate above the band: loan-terms-invalid
     "authorizer.json": ("AuthorizerFunction", None, {"isAuthorized", "context"}),
     "stream-transfer.json": ("AuditFunction", None, {"batchItemFailures"}),
 }
