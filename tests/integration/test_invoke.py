@@ -68,7 +68,19 @@ EXPECTED: dict[str, tuple[str, int | None, set[str]]] = {
     "transaction-detail.json": (
         "WalletFunction",
         200,
-        {"reference_id", "kind", "status", "direction", "amount", "sender", "receiver", "note", "failure_reason", "created_at"},
+        {
+            "reference_id",
+            "kind",
+            "status",
+            "direction",
+            "amount",
+            "sender",
+            "receiver",
+            "note",
+            "failure_reason",
+            "created_at",
+            "loan_id",
+        },
     ),
     "statement.json": (
         "WalletFunction",
