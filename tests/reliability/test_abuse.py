@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pyotp
@@ -228,9 +229,41 @@ def _calls(api: Api, user: User, other: User) -> dict[tuple[str, str], list[requ
         ("get", "/api/openapi.json"): [api.get("/api/openapi.json")],
         ("get", "/api/wallet/limits"): [api.get("/api/wallet/limits/", user)],
         **_second_factor_calls(api),
+        **_lending_calls(api, user, other),
+        ("get", "/api/wallet/statements/{month}"): [
+            api.get(
+                f"/api/wallet/statements/{datetime.now(UTC).strftime('%Y-%m')}/", user, headers={"Accept": "application/json"}
+            )
+        ],
         ("post", "/api/users/logout/all"): [
             api.post("/api/users/logout/all/", {}, headers={"Authorization": f"Bearer {to_log_out_everywhere['access']}"})
         ],
+    }
+
+
+def _lending_calls(api: Api, borrower: User, lender: User) -> dict[tuple[str, str], list[requests.Response]]:
+    """A request funded by one lender and an installment repaid; another request withdrawn."""
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    terms = {"amount": "1000.00", "tenure_months": 6, "annual_rate": "12.00", "purpose": "Cache test"}
+    requested = api.post("/api/loans/", terms, borrower, headers=key)
+    loan_id = requested.json()["id"]
+    withdrawn = api.post("/api/loans/", terms, borrower, headers={"Idempotency-Key": str(uuid.uuid4())}).json()["id"]
+    committed = api.post(
+        f"/api/loans/{loan_id}/commitments/", {"amount": "1000.00"}, lender, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    return {
+        ("get", "/api/loans/quote"): [
+            api.get("/api/loans/quote/", borrower, params={"amount": "1000", "tenure_months": "6", "annual_rate": "12"})
+        ],
+        ("post", "/api/loans"): [requested],
+        ("get", "/api/loans"): [api.get("/api/loans/", borrower)],
+        ("get", "/api/loans/open"): [api.get("/api/loans/open/", lender)],
+        ("post", "/api/loans/{loan_id}/commitments"): [committed],
+        ("get", "/api/loans/{loan_id}"): [api.get(f"/api/loans/{loan_id}/", lender)],
+        ("post", "/api/loans/{loan_id}/repayments"): [
+            api.post(f"/api/loans/{loan_id}/repayments/", {}, borrower, headers={"Idempotency-Key": str(uuid.uuid4())})
+        ],
+        ("post", "/api/loans/{loan_id}/cancel"): [api.post(f"/api/loans/{withdrawn}/cancel/", {}, borrower)],
     }
 
 
