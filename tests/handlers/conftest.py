@@ -134,17 +134,17 @@ def dynamodb(aws_stack: dict[str, str]) -> Any:
     return boto3.client("dynamodb", region_name=REGION)
 
 
-def load_function(folder: str) -> ModuleType:
-    """A function's handler module, imported under a name of its own (every handler is app.py)."""
-    name = f"{folder}_handler"
-    path = ROOT / "functions" / folder / "app.py"
+def load_function(folder: str, module: str = "app") -> ModuleType:
+    """A function's handler module (``app.py`` unless named), imported under a name of its own."""
+    name = f"{folder}_{module}_handler"
+    path = ROOT / "functions" / folder / f"{module}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    handler = importlib.util.module_from_spec(spec)
+    sys.modules[name] = handler
+    spec.loader.exec_module(handler)
+    return handler
 
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from typing import Any
 
 import pytest
 
-from local.template import ROOT
-from tests.handlers.conftest import Invoke, body
+from tests.handlers.conftest import Invoke, body, load_function
 from tests.support.data import registration
 from tests.support.events import LambdaContextStub, http_event
 
@@ -76,12 +73,7 @@ def test_request_commit_disburse_repay_and_replay(lending: Invoke, people: dict[
 
 def test_the_sweeper_runs_on_an_empty_table(aws_stack: dict[str, str]) -> None:
     # Given the sweeper's handler (a module of its own in the lending folder)
-    spec = importlib.util.spec_from_file_location("lending_sweeper", ROOT / "functions" / "lending" / "sweeper.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lending_sweeper"] = module
-    spec.loader.exec_module(module)
+    module = load_function("lending", "sweeper")
     # When EventBridge Scheduler invokes it with nothing to do
     report = module.lambda_handler({"source": "aws.scheduler", "detail": {}}, LambdaContextStub())
     # Then it reports that it did nothing

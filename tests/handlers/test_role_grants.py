@@ -11,8 +11,9 @@ index keys delegate nothing to IAM), and no Deny of the key policy may refuse it
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.support.data import PASSWORD, registration
 from tests.support.events import LambdaContextStub, authorizer_event, http_event
 from tests.support.totp import authenticator
 from tests.tooling.test_template import as_list, key_permits, key_policy, kms_keys, role_arn, role_of, statements
+from vaultpay.core.clock import utc_now
+from vaultpay.lending import composition as lending_composition
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,18 @@ def condition_holds(condition: dict[str, Any] | None, call: Call) -> bool:
     return True
 
 
-def function_of(folder: str) -> str:
-    return {spec.code_uri.name: logical for logical, spec in TEMPLATE.functions().items()}[folder]
+def function_names() -> dict[str, str]:
+    """This test's name for each function -> its logical id: the code folder, followed by the
+    handler module when it is not app.py (the lending folder holds the API and the sweeper)."""
+    names = {}
+    for logical, spec in TEMPLATE.functions().items():
+        module = spec.handler.partition(".")[0]
+        names[spec.code_uri.name if module == "app" else f"{spec.code_uri.name}.{module}"] = logical
+    return names
+
+
+def function_of(name: str) -> str:
+    return function_names()[name]
 
 
 def key_policy_statements_naming(role: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -177,12 +190,14 @@ def recorder(aws_stack: dict[str, str]) -> Iterator[CallRecorder]:
     boto3.DEFAULT_SESSION.events.unregister("before-parameter-build", recording)
 
 
-def exercise_every_function(recorder: CallRecorder, environment: dict[str, str]) -> None:
-    handlers = {folder: load_function(folder) for folder in ("identity", "vault", "wallet", "authorizer", "audit")}
+def exercise_every_function(recorder: CallRecorder, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    handlers = {folder: load_function(folder) for folder in ("identity", "vault", "wallet", "authorizer", "audit", "lending")}
+    handlers["lending.sweeper"] = load_function("lending", "sweeper")
 
     def invoke(folder: str, event: dict[str, Any]) -> Any:
         recorder.function = folder
-        return body(handlers[folder].lambda_handler(event, LambdaContextStub()))
+        response = handlers[folder].lambda_handler(event, LambdaContextStub())
+        return body(response) if "statusCode" in response else response  # the sweeper answers no HTTP
 
     asha = invoke("identity", http_event("POST", "/api/users/register/", body=registration("asha@example.com")))
     invoke("identity", http_event("POST", "/api/users/register/", body=registration("ravi@example.com")))
@@ -258,6 +273,7 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
     invoke("identity", http_event("POST", "/api/users/logout/", body={"refresh": tokens["refresh"]}, user_id=asha["id"]))
     ravi_id = jwt.decode(ravi["access"], options={"verify_signature": False})["sub"]
     invoke("identity", http_event("POST", "/api/users/logout/all/", user_id=ravi_id))
+    exercise_lending(invoke, asha["id"], ravi_id, monkeypatch)
 
     # One record per batch: a balance change never arrives with its transaction, as happens when
     # they come from different shards, so the consumer must read the transaction from the table.
@@ -268,11 +284,52 @@ def exercise_every_function(recorder: CallRecorder, environment: dict[str, str])
         recorder.function = ""
 
 
-def test_every_call_a_function_makes_is_granted_by_its_own_role(recorder: CallRecorder, aws_stack: dict[str, str]) -> None:
+def exercise_lending(
+    invoke: Callable[[str, dict[str, Any]], Any], lender: str, borrower: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lending route, then the sweeper: a request funded by two commitments and repaid once,
+    another cancelled and a third left to expire, each with a commitment in escrow; two months
+    later the sweeper expires and refunds the third and collects the second installment."""
+    kiran = invoke("identity", http_event("POST", "/api/users/register/", body=registration("kiran@example.com")))["id"]
+    terms = {"amount": "1000", "tenure_months": "3", "annual_rate": "12.00"}
+    invoke("lending", http_event("GET", "/api/loans/quote/", query=terms, user_id=borrower))
+
+    def post(path: str, payload: dict[str, Any], user: str, key: str) -> Any:
+        return invoke("lending", http_event("POST", path, body=payload, headers={"idempotency-key": key}, user_id=user))
+
+    def request_loan(key: str) -> str:
+        return str(post("/api/loans/", {**terms, "tenure_months": 3, "purpose": "Books"}, borrower, key)["id"])
+
+    funded, cancelled, expiring = (request_loan(f"grants-loan-{number}") for number in (1, 2, 3))
+    for order in ("newest", "rate", "tenure"):
+        invoke("lending", http_event("GET", "/api/loans/open/", query={"order": order}, user_id=lender))
+    post(f"/api/loans/{funded}/commitments/", {"amount": "500.00"}, lender, "grants-commit-1")
+    post(f"/api/loans/{funded}/commitments/", {"amount": "500.00"}, kiran, "grants-commit-2")  # fills and disburses
+    post(f"/api/loans/{cancelled}/commitments/", {"amount": "500.00"}, lender, "grants-commit-3")
+    post(f"/api/loans/{expiring}/commitments/", {"amount": "500.00"}, lender, "grants-commit-4")
+    post(f"/api/loans/{funded}/repayments/", {}, borrower, "grants-repay-1")
+    post(f"/api/loans/{funded}/repayments/", {}, borrower, "grants-repay-1")  # a replay
+    for role in ("borrower", "lender"):
+        invoke("lending", http_event("GET", "/api/loans/", query={"role": role}, user_id=lender))
+    invoke("lending", http_event("GET", f"/api/loans/{funded}/", path_parameters={"loan_id": funded}, user_id=lender))
+    invoke(
+        "lending", http_event("POST", f"/api/loans/{cancelled}/cancel/", path_parameters={"loan_id": cancelled}, user_id=borrower)
+    )
+
+    later = utc_now() + timedelta(days=62)
+    monkeypatch.setattr(lending_composition, "utc_now", lambda: later)
+    lending_composition.lending_service.cache_clear()
+    report = invoke("lending.sweeper", {"source": "aws.scheduler", "detail": {}})
+    assert report == {"expired": 1, "refunded": 1, "collected": 1, "marked_overdue": 0, "defaulted": 0}
+
+
+def test_every_call_a_function_makes_is_granted_by_its_own_role(
+    recorder: CallRecorder, aws_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given every function serving each of its routes (or its stream), calls recorded
-    exercise_every_function(recorder, aws_stack)
-    # Then each function made calls, and every one of them is allowed by its role
-    assert {call.function for call in recorder.calls} == {"identity", "vault", "wallet", "authorizer", "audit"}
+    exercise_every_function(recorder, aws_stack, monkeypatch)
+    # Then each function that touches data made calls, and every one of them is allowed by its role
+    assert {call.function for call in recorder.calls} == set(function_names()) - {"health"}
     assert Call("audit", "dynamodb:BatchGetItem", "MainTable") in recorder.calls
     assert Call("identity", "kms:GenerateMac", "AadhaarIndexKey", (("kms:MacAlgorithm", "HMAC_SHA_256"),)) in recorder.calls
     assert {(call.action, call.resource) for call in recorder.calls if call.function == "authorizer"} == {
@@ -344,16 +401,20 @@ NOT_CALLED_BY_THE_CODE = {
     ("audit", "dynamodb:ListStreams"),
     ("wallet", "dynamodb:GetItem", "IdempotencyTable"),
     ("wallet", "dynamodb:DeleteItem", "IdempotencyTable"),
+    ("lending", "dynamodb:GetItem", "IdempotencyTable"),
+    ("lending", "dynamodb:DeleteItem", "IdempotencyTable"),
 }
 
 
-def test_every_data_grant_is_used_by_the_code_that_holds_it(recorder: CallRecorder, aws_stack: dict[str, str]) -> None:
+def test_every_data_grant_is_used_by_the_code_that_holds_it(
+    recorder: CallRecorder, aws_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given every function serving each of its routes (or its stream), calls recorded
-    exercise_every_function(recorder, aws_stack)
+    exercise_every_function(recorder, aws_stack, monkeypatch)
     # Then every DynamoDB, KMS and Secrets Manager grant, key policies included, was needed by a call,
     # or has its reason
     unused = []
-    for folder, logical_id in {spec.code_uri.name: logical for logical, spec in TEMPLATE.functions().items()}.items():
+    for folder, logical_id in function_names().items():
         for statement in statements(role_of(logical_id)):
             for action in as_list(statement["Action"]):
                 if action.split(":")[0] not in ("dynamodb", "kms", "secretsmanager"):
@@ -376,4 +437,4 @@ def test_every_data_grant_is_used_by_the_code_that_holds_it(recorder: CallRecord
             for action in as_list(statement["Action"]):
                 if not any(call.function == folder and call.action == action and call.resource == key for call in recorder.calls):
                     unused.append(f"{folder}: {action} on {key} (key policy)")
-    assert unused == []
+    assert unused == [], "\n".join(unused)

@@ -15,8 +15,8 @@ TEMPLATE = SamTemplate.load()
 FUNCTIONS = TEMPLATE.functions()
 
 
-def handler_module(code_dir: Path) -> object:
-    return load_function(code_dir.name)
+def handler_module(code_dir: Path, module: str = "app") -> object:
+    return load_function(code_dir.name, module)
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -26,7 +26,7 @@ def test_every_function_in_the_template_has_its_handler(logical_id: str) -> None
     module_name, _, function_name = spec.handler.rpartition(".")
     # Then its code folder holds the handler module, which defines the handler
     assert (spec.code_uri / f"{module_name}.py").is_file()
-    assert callable(getattr(handler_module(spec.code_uri), function_name))
+    assert callable(getattr(handler_module(spec.code_uri, module_name), function_name))
     assert (spec.code_uri / "Makefile").is_file(), "sam build (BuildMethod: makefile) needs it"
 
 
