@@ -18,6 +18,7 @@ import pytest
 
 from tests.unit.fakes import FakeClock, Tables
 from tests.unit.lending.fakes import FakeLoanStore
+from vaultpay.core.clock import IST
 from vaultpay.core.cursor import encode_cursor
 from vaultpay.core.errors import (
     AlreadyCommitted,
@@ -50,7 +51,6 @@ from vaultpay.lending.models import (
 )
 from vaultpay.lending.ports import Caps
 from vaultpay.lending.schedule import due_dates, installment_plan
-from vaultpay.wallet.logic import IST
 
 
 def party(number: int, name: str) -> PartyRef:

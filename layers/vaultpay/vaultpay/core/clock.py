@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+
+# India Standard Time: days, months and daily limits are counted in it. UTC+05:30 all year (no
+# daylight saving), so a fixed offset is exact.
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
 
 def utc_now() -> datetime:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from vaultpay.core.clock import IST
 from vaultpay.core.cursor import decode_cursor as _decode_cursor
 from vaultpay.core.cursor import encode_cursor
 from vaultpay.core.errors import (
@@ -70,7 +71,6 @@ from vaultpay.lending.models import (
 )
 from vaultpay.lending.ports import Caps, CommitmentPlan, Disbursal, LoanStore, OverduePlan, RepaymentPlan
 from vaultpay.lending.schedule import BASIS_POINTS, due_dates, installment_plan, split_payment
-from vaultpay.wallet.logic import IST
 
 # Fixed forever: loan ids and references already issued are derived from it.
 LENDING_NAMESPACE = uuid.UUID("0b7f5a52-3c1d-4f7e-8a1b-5e6d2c9f4a31")

@@ -6,9 +6,10 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from vaultpay.core import cursor as cursors
+from vaultpay.core.clock import IST
 from vaultpay.core.errors import (
     AmountAboveLimit,
     BalanceChanged,
@@ -52,8 +53,6 @@ _POSITION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[
 REFERENCE_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # what encode_cursor writes: unpadded URL-safe base64
 FAILED_INSUFFICIENT_FUNDS = "insufficient-funds"
-# India Standard Time: UTC+05:30 all year (no daylight saving), so a fixed offset is exact.
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
 STEP_UP_METHODS = ("password", "totp", "recovery_code")
 STATEMENT_PAGE = 500  # ledger entries per Query of a statement (well under a Query's 1 MB)
 STATEMENT_READS = 3  # attempts at reading a statement while the account keeps moving under it

@@ -17,8 +17,8 @@ import csv
 import io
 from datetime import datetime
 
+from vaultpay.core.clock import IST
 from vaultpay.core.money import format_paise
-from vaultpay.wallet.logic import IST
 from vaultpay.wallet.models import Statement
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
