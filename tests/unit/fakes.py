@@ -66,7 +66,7 @@ from vaultpay.core.records import (
     is_system_account,
     ledger_sides,
 )
-from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, WindowCounter
+from vaultpay.identity.models import LoginStreak, NewUser, RefreshTokenRecord, SessionState, WindowCounter
 from vaultpay.identity.ports import AttemptStore, TokenStore, UserStore
 from vaultpay.vault.models import DataKey, SealedAadhaar, SealedSecret, TotpFactor
 from vaultpay.vault.ports import DataKeyProvider, IndexMac, ProfileReader, RevealLog, SealedStore, StepUpStore
@@ -445,6 +445,7 @@ class FakeTokenStore:
     def __init__(self) -> None:
         self.tokens: dict[str, RefreshTokenRecord] = {}
         self.families: dict[str, Family] = {}
+        self.reads = 0  # sessions read through get_session, as the authorizer reads them
 
     def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, ends_at: int, now: datetime) -> None:
         if family_id in self.families or token_hash in self.tokens:
@@ -497,6 +498,14 @@ class FakeTokenStore:
         """The user's families that have not reached their absolute end, revoked or not."""
         moment = int(now.timestamp())
         return sorted(f.family_id for f in self.families.values() if f.user_id == user_id and f.ends_at > moment)
+
+    # identity.ports.SessionReader: what the authorizer reads of a session
+    def get_session(self, session_id: str) -> SessionState | None:
+        self.reads += 1
+        family = self.families.get(session_id)
+        if family is None:
+            return None
+        return SessionState(user_id=family.user_id, revoked=family.revoked, ends_at=family.ends_at)
 
 
 class FakeAttemptStore:

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from vaultpay.core.errors import InvalidRefreshToken, RefreshTokenReused
-from vaultpay.identity.models import RefreshTokenRecord, SessionState
+from tests.unit.fakes import FakeTokenStore
+from vaultpay.identity.models import SessionState
 
 
 class FakeSigner:
@@ -46,70 +46,10 @@ class FakePublicKeys:
 
 
 @dataclass
-class Family:
-    user_id: str
-    ends_at: int
-    expires_at: int
-    revoked: bool = False
-    reason: str = ""
-
-
-@dataclass
-class MemoryTokens:
-    """The TokenStore and the SessionReader over one in-memory table, with the adapter's conditions."""
-
-    tokens: dict[str, RefreshTokenRecord] = field(default_factory=dict)
-    families: dict[str, Family] = field(default_factory=dict)
-    reads: int = 0
-
-    def create_family(self, family_id: str, user_id: str, token_hash: str, expires_at: int, ends_at: int, now: datetime) -> None:
-        self.families[family_id] = Family(user_id=user_id, ends_at=ends_at, expires_at=expires_at)
-        self.tokens[token_hash] = RefreshTokenRecord(
-            token_hash=token_hash,
-            user_id=user_id,
-            family_id=family_id,
-            status="ACTIVE",
-            expires_at=expires_at,
-            session_ends_at=ends_at,
-        )
-
-    def get(self, token_hash: str) -> RefreshTokenRecord | None:
-        return self.tokens.get(token_hash)
-
-    def rotate(self, old: RefreshTokenRecord, new_hash: str, expires_at: int, now: datetime) -> None:
-        family = self.families[old.family_id]
-        if self.tokens[old.token_hash].status != "ACTIVE":
-            raise RefreshTokenReused()
-        if family.revoked or family.ends_at <= int(now.timestamp()):
-            raise InvalidRefreshToken()
-        self.tokens[old.token_hash] = old.model_copy(update={"status": "USED"})
-        self.tokens[new_hash] = old.model_copy(update={"token_hash": new_hash, "status": "ACTIVE", "expires_at": expires_at})
-        family.expires_at = expires_at
-
-    def revoke_family(self, family_id: str, reason: str, now: datetime) -> None:
-        family = self.families[family_id]
-        if not family.revoked:
-            family.revoked, family.reason = True, reason
-
-    def session_ids(self, user_id: str, now: datetime) -> list[str]:
-        return [
-            family_id
-            for family_id, family in self.families.items()
-            if family.user_id == user_id and family.ends_at > int(now.timestamp())
-        ]
-
-    # SessionReader
-    def get_session(self, session_id: str) -> SessionState | None:
-        self.reads += 1
-        family = self.families.get(session_id)
-        if family is None:
-            return None
-        return SessionState(user_id=family.user_id, revoked=family.revoked, ends_at=family.ends_at)
-
-
-@dataclass
 class SessionReaderView:
-    store: MemoryTokens
+    """identity.ports.SessionReader over the token store's families, as the adapter reads them."""
+
+    store: FakeTokenStore
 
     def get(self, session_id: str) -> SessionState | None:
         return self.store.get_session(session_id)

@@ -3,11 +3,13 @@ whatever the refreshes, and "log out everywhere" ends every session (in-memory f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
 
-from tests.unit.fakes_identity import Clock, FakePublicKeys, FakeSigner, MemoryTokens, SessionReaderView
+from tests.unit.fakes import FakeTokenStore
+from tests.unit.fakes_identity import Clock, FakePublicKeys, FakeSigner, SessionReaderView
 from vaultpay.core.errors import InvalidRefreshToken, RefreshTokenReused, Unauthenticated
 from vaultpay.identity.authorization import CachedSessions, RequestAuthorizer
 from vaultpay.identity.logic import IdentityService
@@ -25,7 +27,7 @@ class World:
 
     def __init__(self) -> None:
         self.clock = Clock()
-        self.store = MemoryTokens()
+        self.store = FakeTokenStore()
         signer = FakeSigner()
         self.service = IdentityService(
             users=cast(Any, None),
@@ -154,7 +156,8 @@ def test_a_session_unknown_to_the_store_or_of_another_user_is_refused(world: Wor
     # Given a valid token whose session has disappeared (TTL) and one whose family names another user
     gone, stolen = world.login("user-1"), world.login("user-1")
     world.store.families.pop(world.authorizer.authorize(gone.access).session_id)
-    world.store.families[world.authorizer.authorize(stolen.access).session_id].user_id = "user-2"
+    stolen_session = world.authorizer.authorize(stolen.access).session_id
+    world.store.families[stolen_session] = replace(world.store.families[stolen_session], user_id="user-2")
     world.clock.advance(seconds=CACHE_SECONDS)
     # Then both are refused: the session must exist and belong to the token's subject
     assert not world.accepted(gone)
