@@ -207,20 +207,25 @@ def funded_loan(lending: LendingService, **request: Any) -> str:
     return loan_id
 
 
-def spend(tables: Tables, who: PartyRef, amount: int, at: datetime) -> None:
-    """``who`` pays the shop ``amount`` (a wallet transfer), so as to be short on a due day."""
+def wallet_transfer(tables: Tables, sender: PartyRef, receiver: PartyRef, amount: int, at: datetime) -> None:
+    """A plain wallet transfer between two people, written as the wallet writes one."""
     txn = TransactionRecord(
-        reference_id=f"spend-{who.user_id}-{amount}-{at.isoformat()}",
+        reference_id=f"transfer-{sender.user_id}-{receiver.user_id}-{amount}-{at.isoformat()}",
         kind="TRANSFER",
         status="SUCCESS",
-        sender=who,
-        receiver=SHOP,
+        sender=sender,
+        receiver=receiver,
         amount=amount,
         created_at=at,
     )
-    tables.move(who.user_id, -amount, txn)
-    tables.move(SHOP.user_id, amount, txn)
+    tables.move(sender.user_id, -amount, txn)
+    tables.move(receiver.user_id, amount, txn)
     tables.put_transaction(txn)
+
+
+def spend(tables: Tables, who: PartyRef, amount: int, at: datetime) -> None:
+    """``who`` pays the shop ``amount``, so as to be short on a due day."""
+    wallet_transfer(tables, who, SHOP, amount, at)
 
 
 def loan_of(store: FakeLoanStore, loan_id: str) -> LoanRecord:
@@ -946,18 +951,7 @@ def test_an_installment_not_collected_on_its_due_day_is_overdue_the_next_with_a_
 
 def _top_up_and_repay(lending: LendingService, tables: Tables, loan_id: str, amount: int, at: datetime) -> Any:
     """The shop (holding what the borrower spent) pays her back ``amount``, and she pays the next installment."""
-    txn = TransactionRecord(
-        reference_id=f"refund-from-shop-{at.isoformat()}",
-        kind="TRANSFER",
-        status="SUCCESS",
-        sender=SHOP,
-        receiver=BORROWER,
-        amount=amount,
-        created_at=at,
-    )
-    tables.move(SHOP.user_id, -amount, txn)
-    tables.move(BORROWER.user_id, amount, txn)
-    tables.put_transaction(txn)
+    wallet_transfer(tables, SHOP, BORROWER, amount, at)
     return repay(lending, loan_id, f"repay-{at.isoformat()}").receipt
 
 

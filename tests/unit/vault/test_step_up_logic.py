@@ -27,33 +27,12 @@ from vaultpay.core.errors import (
     TotpNotPending,
 )
 from vaultpay.core.grants import hash_grant
-from vaultpay.core.passwords import hash_password
 from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.vault.logic import StepUpService, VaultService, seal_aadhaar, totp_code, totp_step
 from vaultpay.vault.models import RevealAadhaarRequest, StepUpRequest, TotpEnrolment
 
 SESSION = "session-1"
 GRANT_TTL = 300
-
-
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)  # once: argon2 is deliberately slow
-
-
-@pytest.fixture
-def tables() -> Tables:
-    return Tables()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def failures() -> FakeAttemptStore:
-    return FakeAttemptStore()
 
 
 @pytest.fixture

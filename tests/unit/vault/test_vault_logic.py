@@ -19,7 +19,6 @@ from tests.unit.fakes import (
 )
 from vaultpay.core.aadhaar import verhoeff_check_digit
 from vaultpay.core.errors import AccountLocked, StepUpFailed, UserNotFound, VaultEntryNotFound, VaultIntegrityError
-from vaultpay.core.passwords import hash_password
 from vaultpay.identity.lockout import LoginGuard, LoginLimits
 from vaultpay.identity.models import NewUser
 from vaultpay.vault.logic import VaultService, aadhaar_index, encryption_context, open_aadhaar, seal_aadhaar
@@ -35,29 +34,9 @@ CLIENT = "203.0.113.7"
 REVEAL_TTL = 3600
 
 
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)  # once: argon2 is deliberately slow
-
-
-@pytest.fixture
-def tables() -> Tables:
-    return Tables()
-
-
 @pytest.fixture
 def data_keys() -> FakeDataKeys:
     return FakeDataKeys()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def failures() -> FakeAttemptStore:
-    return FakeAttemptStore()
 
 
 @pytest.fixture
