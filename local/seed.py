@@ -229,7 +229,7 @@ def ensure_local(url: str, force: bool) -> None:
         raise SeedRefused(f"refusing to seed {url}: not the local stack (pass --force to seed it anyway)")
 
 
-class _FromAddress(HTTPAdapter):
+class FromAddress(HTTPAdapter):
     """Connects from a given local address (Linux routes all of 127.0.0.0/8 to the loopback)."""
 
     def __init__(self, source_address: str) -> None:
@@ -274,7 +274,7 @@ class _Client:
             session = requests.Session()
             address = _own_address(who) if self.separate else None
             if address is not None:
-                session.mount("http://", _FromAddress(address))
+                session.mount("http://", FromAddress(address))
             self.sessions[who] = session
         return self.sessions[who]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, Route, expect, sync_playwright
 
 from local.template import ROOT
 from tests.support.api import User
@@ -92,3 +92,21 @@ def contrast(first: str, second: str) -> float:
 
     high, low = sorted((luminance(first), luminance(second)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+def keys_of(page: Page, suffix: str) -> list[str]:
+    """The Idempotency-Key of every POST to a path ending in ``suffix`` the page makes from now on."""
+    keys: list[str] = []
+
+    def record(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith(suffix):
+            keys.append(request.headers["idempotency-key"])
+
+    page.on("request", record)
+    return keys
+
+
+def lose_the_response(route: Route) -> None:
+    """The request reaches the server (which acts on it), but its answer never reaches the page."""
+    route.fetch()
+    route.abort("connectionreset")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, Route, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from local import seed
 from local.template import ROOT
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import keys_of, log_in, lose_the_response, screenshot
 from tests.e2e.test_accessibility import assert_visible_focus, tab_through
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack, running_stack
@@ -125,24 +125,6 @@ def sweep(api: Api) -> dict[str, Any]:
     response = api.post("/_local/schedules/LoanSweeperFunction/run")
     assert response.status_code == 200, response.text
     return dict(response.json()["result"])
-
-
-def keys_of(page: Page, suffix: str) -> list[str]:
-    """The Idempotency-Key of every POST to a path ending in ``suffix`` the page makes from now on."""
-    keys: list[str] = []
-
-    def record(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith(suffix):
-            keys.append(request.headers["idempotency-key"])
-
-    page.on("request", record)
-    return keys
-
-
-def lose_the_response(route: Route) -> None:
-    """The request reaches the server (which acts on it), but its answer never reaches the page."""
-    route.fetch()
-    route.abort("connectionreset")
 
 
 def both_widths(page: Page, name: str) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import log_in, screenshot, send
+from tests.e2e.conftest import keys_of, log_in, lose_the_response, screenshot, send
 from tests.support.api import Api
 from tests.support.stack import RunningStack
 
@@ -15,29 +15,11 @@ TRANSFER = "**/api/wallet/transfer/"
 WELCOME_PAISE = 1_000_000
 
 
-def transfer_keys(page: Page) -> list[str]:
-    """The Idempotency-Key of every transfer request the page makes from now on."""
-    keys: list[str] = []
-
-    def record(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/api/wallet/transfer/"):
-            keys.append(request.headers["idempotency-key"])
-
-    page.on("request", record)
-    return keys
-
-
-def lose_the_response(route: Route) -> None:
-    """The request reaches the server (which pays), but its answer never reaches the page."""
-    route.fetch()
-    route.abort("connectionreset")
-
-
 def test_a_network_retry_reuses_the_idempotency_key(page: Page, stack: RunningStack, api: Api) -> None:
     # Given Asha on the send page, and a network that loses the answer to her first attempt only
     asha, ravi = api.register(), api.register(full_name="Ravi Kumar")
     log_in(page, stack.url, asha)
-    keys = transfer_keys(page)
+    keys = keys_of(page, "/api/wallet/transfer/")
     page.route(TRANSFER, lose_the_response, times=1)
     send(page, ravi.email, "100")
     # When she sends the payment once
@@ -56,7 +38,7 @@ def test_a_refused_payment_is_not_replayed_once_the_balance_has_grown(page: Page
     asha, ravi, bina = api.register(), api.register(full_name="Ravi Kumar"), api.login(api.register())
     assert api.transfer(api.login(asha), bina.email, "100.00").status_code == 201
     log_in(page, stack.url, asha)
-    keys = transfer_keys(page)
+    keys = keys_of(page, "/api/wallet/transfer/")
     send(page, ravi.email, "10000")
     page.get_by_role("button", name="Send money").click()
     expect(page.locator("#send-error")).to_have_text("Your balance is too low for this payment.")
@@ -76,7 +58,7 @@ def test_after_retries_run_out_an_edited_payment_is_not_paid_twice(page: Page, s
     # Given every answer to Asha's payment of ₹100 is lost, though the server paid it
     asha, ravi = api.register(), api.register(full_name="Ravi Kumar")
     log_in(page, stack.url, asha)
-    keys = transfer_keys(page)
+    keys = keys_of(page, "/api/wallet/transfer/")
     page.route(TRANSFER, lose_the_response)
     send(page, ravi.email, "100")
     page.get_by_role("button", name="Send money").click()

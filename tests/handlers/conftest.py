@@ -27,7 +27,8 @@ from local.provision import (
     table_names,
 )
 from local.template import ROOT, SamTemplate
-from tests.support.events import LambdaContextStub
+from tests.support.data import registration
+from tests.support.events import LambdaContextStub, http_event
 from vaultpay.audit import composition as audit_composition
 from vaultpay.core import aws, settings
 from vaultpay.identity import composition as identity_composition
@@ -185,6 +186,17 @@ def authorizer(aws_stack: dict[str, str]) -> Invoke:
     return invoker("authorizer")
 
 
+def register_people(identity: Invoke, *names: str) -> dict[str, str]:
+    """Registers each name as <name>@example.com (with the welcome credit): name -> user id."""
+    ids = {}
+    for name in names:
+        response = identity(
+            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
+        )
+        ids[name] = body(response)["id"]
+    return ids
+
+
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
 
@@ -204,4 +216,4 @@ def table_snapshot(client: Any, environment: dict[str, str]) -> dict[str, list[d
     }
 
 
-__all__ = ["Invoke", "Path", "body", "invoker", "scan_all", "table_snapshot"]
+__all__ = ["Invoke", "Path", "body", "invoker", "register_people", "scan_all", "table_snapshot"]

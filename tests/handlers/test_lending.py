@@ -6,21 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.handlers.conftest import Invoke, body, load_function
-from tests.support.data import registration
+from tests.handlers.conftest import Invoke, body, load_function, register_people
 from tests.support.events import LambdaContextStub, http_event
 
 
 @pytest.fixture
 def people(identity: Invoke) -> dict[str, str]:
     """A borrower and two lenders (Rs 10,000.00 each): name -> user id."""
-    ids = {}
-    for name in ("meera", "arjun", "kavya"):
-        response = identity(
-            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
-        )
-        ids[name] = body(response)["id"]
-    return ids
+    return register_people(identity, "meera", "arjun", "kavya")
 
 
 def post(lending: Invoke, path: str, payload: dict[str, Any], user: str, key: str) -> dict[str, Any]:

@@ -7,21 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.handlers.conftest import Invoke, body
-from tests.support.data import registration
+from tests.handlers.conftest import Invoke, body, register_people
 from tests.support.events import http_event
 
 
 @pytest.fixture
 def people(identity: Invoke) -> dict[str, str]:
     """Asha (the borrower), Ravi and Meera (lenders), Rs 10,000.00 each."""
-    ids = {}
-    for name in ("asha", "ravi", "meera"):
-        response = identity(
-            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
-        )
-        ids[name] = body(response)["id"]
-    return ids
+    return register_people(identity, "asha", "ravi", "meera")
 
 
 def call(lending: Invoke, method: str, path: str, user: str, payload: Any = None, key: str | None = None) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.handlers.conftest import Invoke, body, table_snapshot
-from tests.support.data import registration
+from tests.handlers.conftest import Invoke, body, register_people, table_snapshot
 from tests.support.events import http_event
 from vaultpay.core import aws
 from vaultpay.identity import composition as identity_composition
@@ -40,13 +39,7 @@ def clock(aws_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def people(identity: Invoke, clock: Clock) -> dict[str, str]:
     """Asha and Ravi, registered on 10 November with the welcome credit (Rs 10,000.00 each)."""
-    ids = {}
-    for name in ("asha", "ravi"):
-        response = identity(
-            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
-        )
-        ids[name] = body(response)["id"]
-    return ids
+    return register_people(identity, "asha", "ravi")
 
 
 @pytest.fixture

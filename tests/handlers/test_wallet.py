@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.handlers.conftest import Invoke, body, scan_all, table_snapshot
+from tests.handlers.conftest import Invoke, body, register_people, scan_all, table_snapshot
 from tests.support.data import registration
 from tests.support.events import http_event
 from vaultpay.core import aws
@@ -22,13 +22,7 @@ from vaultpay.wallet.logic import sending_day
 @pytest.fixture
 def people(identity: Invoke) -> dict[str, str]:
     """Two registered users (Rs 10,000.00 each): name -> user id."""
-    ids = {}
-    for name in ("asha", "ravi"):
-        response = identity(
-            http_event("POST", "/api/users/register/", body=registration(f"{name}@example.com", full_name=name.title()))
-        )
-        ids[name] = body(response)["id"]
-    return ids
+    return register_people(identity, "asha", "ravi")
 
 
 def transfer(wallet: Invoke, sender: str, payload: dict[str, Any], key: str | None = "k-" + "0" * 12) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from local.seed import FromAddress
 from tests.support.data import PASSWORD, registration
 
 
@@ -39,24 +39,12 @@ def stranger_address() -> str:
     return f"127.{random.randint(128, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
-class _FromAddress(HTTPAdapter):
-    """Connects from a given local address (Linux routes all of 127.0.0.0/8 to loopback)."""
-
-    def __init__(self, source_address: str) -> None:
-        self._source_address = source_address
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self._source_address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
 class Api:
     def __init__(self, base_url: str, timeout: float = 90.0, source_address: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.source_address = source_address or suite_address()
         self.session = requests.Session()
-        self.session.mount("http://", _FromAddress(self.source_address))
+        self.session.mount("http://", FromAddress(self.source_address))
         self.timeout = timeout
 
     def close(self) -> None:
