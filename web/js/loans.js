@@ -1,5 +1,7 @@
 // What the loan pages share: status badges, movement kinds, dates, funding progress, borrower records.
-import { h } from "./dom.js";
+import { cancelLoan } from "./api.js";
+import { h, toast } from "./dom.js";
+import { messageFor } from "./messages.js";
 import { formatInr } from "./money.js";
 
 const STATUS_TEXT = {
@@ -106,4 +108,29 @@ export function askInPlace(actions, { question, confirmLabel, keepLabel, confirm
       keep.disabled = false;
     }
   });
+}
+
+// "Withdraw request" for the borrower's open request, asked in place: the request is cancelled
+// (every commitment goes back to its lender), then `afterWithdraw` shows what changed.
+export function withdrawActions(loanId, { button, confirmId, afterWithdraw }) {
+  const withdraw = h("button", { type: "button", class: "secondary", ...button }, "Withdraw request");
+  const actions = h("div", { class: "actions" }, withdraw);
+  withdraw.addEventListener("click", () =>
+    askInPlace(actions, {
+      question: "Withdraw this request? Every commitment goes back to its lender.",
+      confirmLabel: "Withdraw it",
+      keepLabel: "Keep it open",
+      confirmId,
+      onConfirm: async () => {
+        try {
+          await cancelLoan(loanId);
+        } catch (error) {
+          throw new Error(messageFor(error));
+        }
+        toast("Request withdrawn: commitments returned");
+        await afterWithdraw();
+      },
+    }),
+  );
+  return actions;
 }

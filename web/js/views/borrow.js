@@ -1,7 +1,7 @@
-import { ApiError, cancelLoan, myLoans, quote, requestLoan } from "../api.js";
+import { ApiError, myLoans, quote, requestLoan } from "../api.js";
 import { field, h, toast } from "../dom.js";
 import { intentKeeper, isUncertain } from "../intent.js";
-import { askInPlace, formatDay, fundingProgress, loanTerms, statusBadge } from "../loans.js";
+import { formatDay, fundingProgress, loanTerms, statusBadge, withdrawActions } from "../loans.js";
 import { fieldErrors, messageFor } from "../messages.js";
 import { formatDate, formatInr, normalizeAmount } from "../money.js";
 
@@ -199,26 +199,14 @@ export function borrowView(main) {
       fundingProgress(loan, `funding-${loan.id}`),
       h("p", { class: "meta" }, `${loan.lenders} lender${loan.lenders === 1 ? "" : "s"} · open until ${formatDate(loan.funding_deadline)}`),
     );
-    const withdraw = h("button", { type: "button", class: "secondary", "data-action": "cancel" }, "Withdraw request");
-    const actions = h("div", { class: "actions" }, withdraw);
-    withdraw.addEventListener("click", () =>
-      askInPlace(actions, {
-        question: "Withdraw this request? Every commitment goes back to its lender.",
-        confirmLabel: "Withdraw it",
-        keepLabel: "Keep it open",
-        confirmId: `confirm-withdraw-${loan.id}`,
-        onConfirm: async () => {
-          try {
-            await cancelLoan(loan.id);
-          } catch (error) {
-            throw new Error(messageFor(error));
-          }
-          toast("Request withdrawn: commitments returned");
-          await loadRequests();
-          requests.querySelector("h2").focus();
-        },
-      }),
-    );
+    const actions = withdrawActions(loan.id, {
+      button: { "data-action": "cancel" },
+      confirmId: `confirm-withdraw-${loan.id}`,
+      afterWithdraw: async () => {
+        await loadRequests();
+        requests.querySelector("h2").focus();
+      },
+    });
     item.append(actions);
     return item;
   }

@@ -1,8 +1,8 @@
-import { cancelLoan, loan as loanDetail, myLoans, repay } from "../api.js";
+import { loan as loanDetail, myLoans, repay } from "../api.js";
 import { portfolioChart, scheduleChart } from "../charts.js";
 import { h, toast } from "../dom.js";
 import { intentKeeper, isUncertain } from "../intent.js";
-import { askInPlace, formatDay, fundingProgress, loanTerms, paise, percent, rupees, statusBadge } from "../loans.js";
+import { askInPlace, formatDay, fundingProgress, loanTerms, paise, percent, rupees, statusBadge, withdrawActions } from "../loans.js";
 import { messageFor } from "../messages.js";
 import { formatDate, formatInr } from "../money.js";
 
@@ -244,25 +244,11 @@ function loanPage(main, id) {
     parts.push(h("section", { class: "card" }, facts, detail.status === "OPEN" ? fundingProgress(detail, "loan-funding") : null));
     if (detail.role === "borrower" && detail.status === "ACTIVE" && detail.next_installment) parts.push(repayActions(detail, render));
     if (detail.role === "borrower" && detail.status === "OPEN") {
-      const withdraw = h("button", { type: "button", class: "secondary", id: "withdraw" }, "Withdraw request");
-      const actions = h("div", { class: "actions" }, withdraw);
-      withdraw.addEventListener("click", () =>
-        askInPlace(actions, {
-          question: "Withdraw this request? Every commitment goes back to its lender.",
-          confirmLabel: "Withdraw it",
-          keepLabel: "Keep it open",
-          confirmId: "confirm-withdraw",
-          onConfirm: async () => {
-            try {
-              await cancelLoan(detail.id);
-            } catch (error) {
-              throw new Error(messageFor(error));
-            }
-            toast("Request withdrawn: commitments returned");
-            await render("Request withdrawn: every commitment went back to its lender.");
-          },
-        }),
-      );
+      const actions = withdrawActions(detail.id, {
+        button: { id: "withdraw" },
+        confirmId: "confirm-withdraw",
+        afterWithdraw: () => render("Request withdrawn: every commitment went back to its lender."),
+      });
       parts.push(actions);
     }
     const chartCard = h("section", { class: "card", "aria-labelledby": "schedule-title" }, h("h2", { id: "schedule-title" }, detail.status === "OPEN" ? "Schedule, if disbursed today" : "Repayments"));
