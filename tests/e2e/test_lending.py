@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
 
 from local import seed
 from local.template import ROOT
@@ -274,6 +274,39 @@ def test_lend_within_the_caps_and_a_lost_answer_commits_once(page: Page, url: st
     expect(page.locator("#open-requests > li")).to_have_count(5)
     page.get_by_role("button", name="Load more").click()
     expect(page.locator("#open-requests > li")).not_to_have_count(5)
+
+
+def test_an_answer_for_the_order_left_behind_does_not_replace_the_order_chosen(page: Page, url: str, lapi: Api) -> None:
+    # Given more open requests than a page holds, the newest at the lowest rate, and the answer for
+    # the page's first order (newest first) held back on the way
+    for number in range(6):
+        request_loan(lapi, lapi.new_user(), "1000.00", rate="10.00", purpose=f"Late answer {number}")
+    lender = lapi.new_user(full_name="Meena Iyer")
+    top_by_rate = lapi.get("/api/loans/open/?order=rate&limit=1", lender).json()["results"][0]["purpose"]
+    held: list[Route] = []
+
+    def hold_the_first_newest(route: Route) -> None:
+        if "order=newest" in route.request.url and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/loans/open/**", hold_the_first_newest)
+    log_in(page, url, lender)
+    page.get_by_role("navigation").get_by_role("link", name="Lend").click()
+    # When the lender orders by rate, and only then the newest-first answer arrives
+    page.get_by_label("Order").select_option("rate")
+    requests = page.locator("#open-requests > li")
+    expect(requests.first).to_contain_text(top_by_rate)
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_timeout(1_000)
+    # Then the list is still the one ordered by rate, and "Load more" continues that order
+    expect(requests.first).to_contain_text(top_by_rate)
+    expect(requests).to_have_count(5)
+    page.get_by_role("button", name="Load more").click()
+    expect(requests).not_to_have_count(5)
+    expect(page.locator("#open-status")).not_to_contain_text("Could not load")
 
 
 def test_a_commitment_past_the_room_is_refused_in_words(page: Page, url: str, lapi: Api) -> None:

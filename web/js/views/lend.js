@@ -37,6 +37,10 @@ export function lendView(main) {
   );
 
   let cursor = null;
+  // Each new listing (first load, another order) supersedes the ones before it: an answer that
+  // arrives after a newer request was sent is dropped, or its cursor (of another order) would be
+  // the next "Load more"'s, and refused.
+  let listing = 0;
   let panel = null; // the one commit form open, and the request it is for
 
   function closePanel({ focus = true } = {}) {
@@ -146,9 +150,11 @@ export function lendView(main) {
   }
 
   async function loadOpen({ append = false } = {}) {
+    const mine = append ? listing : ++listing;
     more.disabled = true;
     try {
       const page = await openLoans({ order: order.value, cursor: append ? cursor : null, limit: PAGE_SIZE });
+      if (mine !== listing) return;
       if (!append) {
         closePanel({ focus: false });
         list.replaceChildren();
@@ -161,9 +167,9 @@ export function lendView(main) {
       status.textContent = shown ? `${shown} request${shown === 1 ? "" : "s"} shown${cursor ? "; more below" : ""}.` : "No requests are open to lenders right now.";
       if (append && first) first.querySelector("button")?.focus();
     } catch (error) {
-      status.textContent = `Could not load the requests. ${messageFor(error)}`;
+      if (mine === listing) status.textContent = `Could not load the requests. ${messageFor(error)}`;
     } finally {
-      more.disabled = false;
+      if (mine === listing) more.disabled = false;
     }
   }
 
