@@ -4,6 +4,11 @@ A FunctionPool keeps up to ``max_concurrency`` execution environments (worker pr
 one function, started on demand and reused, as Lambda reuses warm environments. An
 environment whose invocation times out or whose process dies is discarded; the next
 invocation gets a fresh one. Workers die with the process that started them (local.processes).
+
+Each environment is a fresh interpreter, or, given a Preloader, a child forked from a process
+that has imported the libraries every handler needs (local/preloader.py): the stack uses one, so
+that the dozens of environments a concurrency test starts do not each pay 1.3 s of CPU to
+import boto3, pydantic and Powertools; `make invoke` starts fresh interpreters.
 """
 
 from __future__ import annotations
@@ -11,20 +16,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import selectors
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local.processes import spawn
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+PRELOADER_SCRIPT = Path(__file__).with_name("preloader.py")
+PRELOADER_READY_TIMEOUT_SECONDS = 120  # its imports, on a machine busy starting a whole stack
 INIT_TIMEOUT_SECONDS = 60  # Lambda allows 10 s; a laptop starting many environments at once needs more
 
 LogSink = Callable[[str, str], None]
@@ -67,30 +77,43 @@ class FunctionDefinition:
     timeout_seconds: int
 
 
+def _worker_arguments(definition: FunctionDefinition) -> list[str]:
+    """local/worker.py's arguments after its two pipes."""
+    return [str(definition.code_dir), definition.handler, *(str(path) for path in definition.layer_dirs)]
+
+
 class _Worker:
-    def __init__(self, definition: FunctionDefinition, log_sink: LogSink, on_start: ProcessSink | None = None) -> None:
+    def __init__(
+        self,
+        definition: FunctionDefinition,
+        log_sink: LogSink,
+        on_start: ProcessSink | None = None,
+        preloader: Preloader | None = None,
+    ) -> None:
         self.definition = definition
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
-        self.process = spawn(
-            [
-                sys.executable,
-                "-u",
-                str(WORKER_SCRIPT),
-                str(request_read),
-                str(response_write),
-                str(definition.code_dir),
-                definition.handler,
-                *(str(path) for path in definition.layer_dirs),
-            ],
-            env=dict(definition.environment),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(request_read, response_write),
-            text=True,
-            bufsize=1,
-        )
+        self.process: subprocess.Popen[str] | ForkedProcess
+        if preloader is not None:
+            self.process = preloader.fork(definition, request_read, response_write)
+        else:
+            self.process = spawn(
+                [
+                    sys.executable,
+                    "-u",
+                    str(WORKER_SCRIPT),
+                    str(request_read),
+                    str(response_write),
+                    *_worker_arguments(definition),
+                ],
+                env=dict(definition.environment),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_read, response_write),
+                text=True,
+                bufsize=1,
+            )
         os.close(request_read)
         os.close(response_write)
         if on_start is not None:
@@ -150,11 +173,17 @@ class _Worker:
 
 class FunctionPool:
     def __init__(
-        self, definition: FunctionDefinition, log_sink: LogSink, max_concurrency: int, on_start: ProcessSink | None = None
+        self,
+        definition: FunctionDefinition,
+        log_sink: LogSink,
+        max_concurrency: int,
+        on_start: ProcessSink | None = None,
+        preloader: Preloader | None = None,
     ) -> None:
         self.definition = definition
         self._log_sink = log_sink
         self._on_start = on_start  # told each new worker's pid
+        self._preloader = preloader
         self._max = max_concurrency
         self._idle: list[_Worker] = []
         self._busy = 0
@@ -163,7 +192,7 @@ class FunctionPool:
 
     def warm(self, *, wait: bool = False) -> None:
         """Start one execution environment ahead of the first invocation (``wait``: until its init is done)."""
-        worker = _Worker(self.definition, self._log_sink, self._on_start)
+        worker = _Worker(self.definition, self._log_sink, self._on_start, self._preloader)
         if wait:
             worker.wait_until_ready()
         with self._condition:
@@ -177,7 +206,7 @@ class FunctionPool:
             if self._idle:
                 return self._idle.pop()
         try:
-            return _Worker(self.definition, self._log_sink, self._on_start)
+            return _Worker(self.definition, self._log_sink, self._on_start, self._preloader)
         except BaseException:
             with self._condition:
                 self._busy -= 1
@@ -216,3 +245,140 @@ class FunctionPool:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.stop()
+
+
+class ForkedProcess:
+    """An execution environment forked by the Preloader: what _Worker uses of a subprocess.Popen.
+    Only the preloader can reap it, so its exit status arrives as a message from there."""
+
+    def __init__(self, pid: int, stdout: IO[str]) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._exited = threading.Event()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._exited.wait(timeout):
+            raise subprocess.TimeoutExpired(f"execution environment {self.pid}", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def exited(self, status: int) -> None:
+        self.returncode = status
+        self._exited.set()
+
+
+class PreloaderFailed(Exception):
+    """The preloader process did not start, or is gone."""
+
+
+class Preloader:
+    """One process (local/preloader.py) that imported the handlers' libraries and forks a child
+    for each execution environment. Its environment is what every function's has in common, so
+    that no function's own variable is seen by the libraries it imports."""
+
+    def __init__(self, environments: Iterable[Mapping[str, str]], log_sink: LogSink, on_start: ProcessSink | None = None) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control = ours
+        self._lock = threading.Lock()  # one fork at a time: its "started" answer is the next message
+        self._started: queue.Queue[ForkedProcess | PreloaderFailed] = queue.Queue()
+        self._pending_stdout: IO[str] | None = None
+        self._children: dict[int, ForkedProcess] = {}
+        self._ready = threading.Event()
+        self.process = spawn(
+            [sys.executable, "-u", str(PRELOADER_SCRIPT), str(theirs.fileno())],
+            env=_shared(environments),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(theirs.fileno(),),
+            text=True,
+            bufsize=1,
+        )
+        theirs.close()
+        if on_start is not None:
+            on_start(self.process.pid)
+        threading.Thread(target=self._pump_logs, args=(log_sink,), name="preloader-logs", daemon=True).start()
+        threading.Thread(target=self._read_messages, name="preloader", daemon=True).start()
+
+    def _pump_logs(self, log_sink: LogSink) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            log_sink("preloader", line.rstrip("\n"))
+
+    def _read_messages(self) -> None:
+        while True:
+            try:
+                message = self._control.recv(1 << 16)
+            except OSError:
+                message = b""
+            if not message:
+                break
+            reply = json.loads(message)
+            if "ready" in reply:
+                self._ready.set()
+            elif "started" in reply:
+                assert self._pending_stdout is not None
+                child = ForkedProcess(int(reply["started"]), self._pending_stdout)
+                self._children[child.pid] = child
+                self._started.put(child)
+            elif "exited" in reply:
+                exited = self._children.pop(int(reply["exited"]), None)
+                if exited is not None:
+                    exited.exited(int(reply["status"]))
+        # The preloader is gone, and Linux killed its children with it.
+        for child in self._children.values():
+            child.exited(-signal.SIGKILL)
+        self._children.clear()
+        self._started.put(PreloaderFailed("the preloader process is gone"))
+
+    def fork(self, definition: FunctionDefinition, request_read: int, response_write: int) -> ForkedProcess:
+        """A new execution environment of ``definition``, its pipes given (the caller closes its copies)."""
+        if not self._ready.wait(PRELOADER_READY_TIMEOUT_SECONDS):
+            raise PreloaderFailed(f"the preloader did not import its libraries in {PRELOADER_READY_TIMEOUT_SECONDS} s")
+        output_read, output_write = os.pipe()
+        with self._lock:
+            self._pending_stdout = open(output_read, encoding="utf-8", buffering=1)  # noqa: SIM115 - the worker's, closed with it
+            try:
+                request = {
+                    "name": definition.name,
+                    "arguments": _worker_arguments(definition),
+                    "environment": dict(definition.environment),
+                }
+                socket.send_fds(self._control, [json.dumps(request).encode()], [output_write, request_read, response_write])
+            except OSError as error:
+                self._pending_stdout.close()
+                raise PreloaderFailed("the preloader process is gone") from error
+            finally:
+                os.close(output_write)
+            started = self._started.get()
+        if isinstance(started, PreloaderFailed):
+            raise started
+        return started
+
+    def close(self) -> None:
+        """Closing the socket stops the preloader; Linux then kills whatever children it still has."""
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
+        self._control.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _shared(environments: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The variables every environment has, with the same value."""
+    common: dict[str, str] | None = None
+    for environment in environments:
+        common = dict(environment) if common is None else {k: v for k, v in common.items() if environment.get(k) == v}
+    return common or {}

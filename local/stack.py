@@ -35,7 +35,7 @@ from local.edge import ClientLimiter
 from local.gateway import CorsPolicy, Gateway, GatewayServer
 from local.processes import spawn
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
-from local.runtime import FunctionDefinition, FunctionPool
+from local.runtime import FunctionDefinition, FunctionPool, Preloader
 from local.schedules import CLOCK_FILE_VARIABLE, LocalClock, LocalControl, Scheduler
 from local.state_lock import StateLock
 from local.streams import StreamPoller
@@ -126,6 +126,7 @@ class LocalStack:
     def __post_init__(self) -> None:
         self._children: list[subprocess.Popen[Any]] = []
         self._pools: dict[str, FunctionPool] = {}
+        self.preloader: Preloader | None = None
         self._log_lock = threading.Lock()
         self._log_handle: Any = None
         self._state_lock = StateLock(self.state_dir)
@@ -252,9 +253,12 @@ class LocalStack:
             self.log("stack", f"stopped what a stack killed earlier left running in {self.state_dir}: pids {stopped}")
         self.endpoints = self._start_services()
         definitions = self._function_definitions(self.endpoints)
+        self.preloader = Preloader(
+            (definition.environment for definition in definitions.values()), self.log, on_start=self._state_lock.record_child
+        )
         for logical_id, definition in definitions.items():
             self._pools[logical_id] = FunctionPool(
-                definition, self.log, self.max_concurrency, on_start=self._state_lock.record_child
+                definition, self.log, self.max_concurrency, on_start=self._state_lock.record_child, preloader=self.preloader
             )
         api_auth = next(iter(self.template.of_type("AWS::Serverless::HttpApi").values())).get("Auth", {})
         authorizer_name = api_auth.get("DefaultAuthorizer")
@@ -365,6 +369,8 @@ class LocalStack:
             self.scheduler.stop()
         for pool in self._pools.values():
             pool.close()
+        if self.preloader is not None:
+            self.preloader.close()
         for child in reversed(self._children):
             if child.poll() is None:
                 child.terminate()

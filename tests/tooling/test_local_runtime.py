@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.runtime import FunctionCrashed, FunctionDefinition, FunctionError, FunctionPool, FunctionTimedOut
+from local.runtime import FunctionCrashed, FunctionDefinition, FunctionError, FunctionPool, FunctionTimedOut, Preloader
 from local.streams import StreamPoller, _Shard
 from local.template import StreamSubscription
+from tests.support.processes import alive
 
 HANDLER = """
 import os, time
@@ -34,9 +37,9 @@ def lambda_handler(event, context):
 
 
 @pytest.fixture
-def pool(tmp_path: Path) -> Any:
+def definition(tmp_path: Path) -> FunctionDefinition:
     (tmp_path / "app.py").write_text(HANDLER)
-    definition = FunctionDefinition(
+    return FunctionDefinition(
         name="Test",
         code_dir=tmp_path,
         handler="app.lambda_handler",
@@ -44,8 +47,22 @@ def pool(tmp_path: Path) -> Any:
         environment={"PATH": os.environ["PATH"], "ONLY_HERE": "yes"},
         timeout_seconds=1,
     )
+
+
+@pytest.fixture
+def preloader(definition: FunctionDefinition) -> Iterator[Preloader]:
+    # As in the stack: the preloader has what every function's environment shares, and another
+    # function's ONLY_HERE differs from this one's.
+    preloader = Preloader([definition.environment, {**definition.environment, "ONLY_HERE": "no"}], lambda _source, _line: None)
+    yield preloader
+    preloader.close()
+
+
+@pytest.fixture(params=["fresh interpreter", "forked by the preloader"])
+def pool(request: pytest.FixtureRequest, definition: FunctionDefinition) -> Iterator[FunctionPool]:
+    preloader = request.getfixturevalue("preloader") if request.param == "forked by the preloader" else None
     logs: list[str] = []
-    pool = FunctionPool(definition, lambda _source, line: logs.append(line), max_concurrency=2)
+    pool = FunctionPool(definition, lambda _source, line: logs.append(line), max_concurrency=2, preloader=preloader)
     yield pool
     pool.close()
 
@@ -74,9 +91,27 @@ def test_a_timeout_replaces_the_environment(pool: FunctionPool) -> None:
 
 def test_a_crash_replaces_the_environment(pool: FunctionPool) -> None:
     before = pool.invoke({})["pid"]
-    with pytest.raises(FunctionCrashed):
+    with pytest.raises(FunctionCrashed, match="exited with status 3"):
         pool.invoke({"exit": True})
     assert pool.invoke({})["pid"] != before
+
+
+def test_a_forked_environment_is_a_child_of_the_preloader_and_dies_with_it(definition: FunctionDefinition) -> None:
+    # Given an execution environment forked by the preloader, serving invocations
+    preloader = Preloader([definition.environment], lambda _source, _line: None)
+    pool = FunctionPool(definition, lambda _source, _line: None, max_concurrency=1, preloader=preloader)
+    pid = pool.invoke({})["pid"]
+    assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(preloader.process.pid)  # its parent
+    # When the preloader stops (as the stack stops it, after its pools)
+    preloader.close()
+    # Then the environment is gone with it, and the next invocation says so instead of hanging
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid)
+    with pytest.raises(FunctionCrashed):
+        pool.invoke({})
+    pool.close()
 
 
 class FakePool:
