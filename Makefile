@@ -72,19 +72,19 @@ setup: $(DEPS) $(SAM_DEPS) $(DDB_JAR) ## create the virtualenvs and fetch Dynamo
 run: prerequisites-run $(DEPS) $(DDB_JAR) ## start the whole system on http://127.0.0.1:$(PORT) with demo data
 	$(PY) -m local run --port $(PORT) --seed-demo
 
-# The local-stack tiers (integration, reliability, browser) run one stack at a time in the
-# foreground while the in-process tiers (unit, handlers, tooling) run beside them in a second
-# process, their report printed at the end: two stacks side by side on two cores starve each
-# other's functions into timeouts, and one process alone leaves a core idle.
-IN_PROCESS_LOG := test-artifacts/in-process-tiers.log
-test: prerequisites-test $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) ## run the whole test suite (the in-process tiers beside the local-stack tiers)
+# Two processes, one per core. The first runs the in-process tiers (unit, handlers, tooling), then
+# the integration tests that start stacks of their own (restarts, kills, persistence: marked
+# own_stacks); the second runs every other local-stack test (integration, reliability, browser)
+# against the shared stack, in the foreground. The first's report is printed at the end.
+SIDE_LANE_LOG := test-artifacts/in-process-and-own-stacks.log
+test: prerequisites-test $(DEPS) $(SAM_DEPS) $(CHECKOV_DEPS) $(DDB_JAR) ## run the whole test suite, in two processes side by side
 	@mkdir -p test-artifacts
-	@$(PY) -m pytest -q tests/unit tests/handlers tests/tooling > $(IN_PROCESS_LOG) 2>&1 & in_process=$$!; \
-	$(PY) -m pytest tests/integration tests/reliability tests/e2e; stack_tiers=$$?; \
-	wait $$in_process; in_process_tiers=$$?; \
-	echo "---------------- in-process tiers: unit, handlers, tooling ($(IN_PROCESS_LOG))"; \
-	if [ $$in_process_tiers -eq 0 ]; then tail -n 5 $(IN_PROCESS_LOG); else cat $(IN_PROCESS_LOG); fi; \
-	exit $$(( stack_tiers != 0 || in_process_tiers != 0 ))
+	@$(PY) -m pytest -q -m "not stack or own_stacks" tests/unit tests/handlers tests/tooling tests/integration > $(SIDE_LANE_LOG) 2>&1 & side_lane=$$!; \
+	$(PY) -m pytest -m "not own_stacks" tests/integration tests/reliability tests/e2e; shared_stack=$$?; \
+	wait $$side_lane; side_lane_result=$$?; \
+	echo "---------------- in-process tiers and own-stack integration tests ($(SIDE_LANE_LOG))"; \
+	if [ $$side_lane_result -eq 0 ]; then tail -n 5 $(SIDE_LANE_LOG); else cat $(SIDE_LANE_LOG); fi; \
+	exit $$(( shared_stack != 0 || side_lane_result != 0 ))
 
 test-unit: $(DEPS) ## the logic of every feature against in-memory fakes (no AWS, no network): seconds
 	$(PY) -m pytest tests/unit

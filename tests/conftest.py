@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from tests.support.stack import RunningStack
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked own_stacks runs beside the shared stack's tests in `make test`, in a process
+    of its own: were it to use the shared stack, that process would start a second one."""
+    sharing = [
+        item.nodeid for item in items if item.get_closest_marker("own_stacks") and "stack" in getattr(item, "fixturenames", ())
+    ]
+    if sharing:
+        raise pytest.UsageError(f"marked own_stacks but using the shared stack fixture: {sharing}")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # Imported here, not at collection: the unit tier never loads boto3 or the local stack.

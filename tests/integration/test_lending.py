@@ -14,6 +14,7 @@ from tests.support.loans import commit, loan, open_loan, paise, repay, request_l
 from tests.support.stack import RunningStack
 from tools.reconcile import reconcile
 
+pytestmark = pytest.mark.stack
 WELCOME_PAISE = 1_000_000
 PROBLEM = "application/problem+json"
 

@@ -16,6 +16,7 @@ from tests.support.loans import commit, loan, open_loan, paise, repay, sweep
 from tests.support.stack import RunningStack
 from tools.reconcile import reconcile
 
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 IST = timezone(timedelta(hours=5, minutes=30))
 WELCOME_PAISE = 1_000_000
 

@@ -14,7 +14,7 @@ from tests.support.api import Api, User
 from tests.support.data import registration
 from tests.support.stack import RunningStack, running_stack
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 
 SEED_TIMEOUT_SECONDS = 600  # people, transfers and loans, on a machine the other tiers keep busy
 

@@ -19,7 +19,7 @@ from tests.support.stack import RunningStack
 from vaultpay.core import table as keys
 from vaultpay.core.dynamo import marshal, unmarshal
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 
 
 def guards(stack: RunningStack) -> list[dict[str, Any]]:

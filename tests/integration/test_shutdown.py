@@ -16,7 +16,7 @@ from tests.support.api import Api
 from tests.support.processes import alive, descendants, listening_ports
 from tests.support.stack import start_stack, stop_when_the_test_process_dies
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 
 
 def test_ctrl_c_stops_every_child_and_frees_every_port(tmp_path: Path) -> None:

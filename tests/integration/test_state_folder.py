@@ -20,7 +20,7 @@ from tests.support.api import Api, User
 from tests.support.processes import alive, descendants
 from tests.support.stack import running_stack, start_stack
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 
 EXIT_TIMEOUT_SECONDS = 30
 ACKNOWLEDGED_PER_SENDER_BEFORE_THE_KILL = 6

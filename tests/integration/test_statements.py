@@ -16,7 +16,7 @@ import pytest
 from tests.support.api import Api, User
 from tests.support.stack import RunningStack
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.own_stacks]
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
