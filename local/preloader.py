@@ -13,7 +13,7 @@ start fresh interpreters (local/runtime.py): what a real cold start costs is mea
     python -u local/preloader.py <control socket fd>
 
 The control socket (AF_UNIX, SOCK_SEQPACKET) carries one JSON message per packet. To it:
-``{"name": ..., "arguments": [code dir, module.handler, layer dir, ...], "environment": {...}}`` with three
+``{"name": code folder, "arguments": [code dir, module.handler, layer dir, ...], "environment": {...}}`` with three
 SCM_RIGHTS file descriptors: the child's stdout, its request pipe's read end and its response
 pipe's write end (local/worker.py's arguments, which come first). From it:
 ``{"started": pid}`` after each fork, and ``{"exited": pid, "status": code}`` when a child ends
@@ -72,7 +72,8 @@ def _become_worker(control: socket.socket, request: dict[str, Any], descriptors:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != preloader:  # the preloader died before the request took hold
             os._exit(1)
-        # `ps` shows the preloader's command line for every child: the name tells them apart.
+        # Every child shows the preloader's command line: its name (the function's code folder,
+        # /proc/<pid>/comm, what `ps` prints) tells them apart.
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, request["name"].encode()[:15])
         control.close()
         output, request_pipe, response_pipe = descriptors

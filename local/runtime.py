@@ -349,7 +349,7 @@ class Preloader:
             self._pending_stdout = open(output_read, encoding="utf-8", buffering=1)  # noqa: SIM115 - the worker's, closed with it
             try:
                 request = {
-                    "name": definition.name,
+                    "name": definition.code_dir.name,  # what `ps` and `make bench` show for it
                     "arguments": _worker_arguments(definition),
                     "environment": dict(definition.environment),
                 }

@@ -140,12 +140,16 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
 
     # ------------------------------------------------------------ console
-    def log(self, source: str, line: str) -> None:
-        # Once it says it is stopping, the console stays quiet (the log file still gets it all).
-        shown = None if self.quiet or self._stopping.is_set() else readable(line, verbose=self.verbose)
+    def log(self, source: str, line: str, *, last_shown: bool = False) -> None:
+        """``last_shown``: the console's last line; it stays quiet after it (the log file still
+        gets it all). Decided under the lock, so that no line of a request answered just before
+        can slip in after it."""
+        shown = None if self.quiet else readable(line, verbose=self.verbose)
         with self._log_lock:
-            if shown is not None:
+            if shown is not None and not self._stopping.is_set():
                 print("\n".join(f"[{source}] {part}" for part in shown.splitlines() or [""]), flush=True)
+            if last_shown:
+                self._stopping.set()
             if self._log_handle:
                 self._log_handle.write(f"[{source}] {line}\n")
                 self._log_handle.flush()
@@ -402,5 +406,5 @@ class LocalStack:
             stopped.wait()
         finally:
             if self._state_lock.held:
-                self.log("stack", f"stopping everything ({reasons[0] if reasons else 'failed to start'})")
+                self.log("stack", f"stopping everything ({reasons[0] if reasons else 'failed to start'})", last_shown=True)
             self.stop()

@@ -179,6 +179,17 @@ def raw_accounts(stack: RunningStack, count: int) -> list[str]:
     return accounts
 
 
+def function_folder(entry: Path, command: list[bytes]) -> str | None:
+    """The code folder of the function a process is an execution environment of, if it is one: a
+    fresh interpreter names it in its command line, a child of the stack's preloader in its name."""
+    if len(command) > 5 and command[2].endswith(b"local/worker.py"):
+        return Path(command[5].decode()).name
+    if len(command) > 2 and command[2].endswith(b"local/preloader.py"):
+        name = (entry / "comm").read_text().strip()
+        return name if name in FUNCTION_FOLDERS else None
+    return None
+
+
 def cpu_seconds_by_process() -> dict[str, float]:
     """CPU time (user + system) so far of DynamoDB Local, the gateway and each function's workers."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -189,13 +200,14 @@ def cpu_seconds_by_process() -> dict[str, float]:
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             command = (entry / "cmdline").read_bytes().split(b"\0")
+            folder = function_folder(entry, command)
         except OSError:
             continue
         joined = b" ".join(command)
         if b"DynamoDBLocal" in joined:
             kind = "DynamoDB Local"
-        elif len(command) > 5 and command[2].endswith(b"local/worker.py"):
-            kind = f"{Path(command[5].decode()).name} function"
+        elif folder is not None:
+            kind = f"{folder} function"
         elif b"local.moto_server" in joined:
             kind = "moto"
         elif b"-m local run" in joined:
@@ -725,11 +737,11 @@ def worker_memory(stack: RunningStack, results: Results) -> None:
         try:
             command = (entry / "cmdline").read_bytes().split(b"\0")
             status = (entry / "status").read_text()
+            folder = function_folder(entry, command)
         except OSError:
             continue
-        if len(command) < 5 or not command[2].endswith(b"local/worker.py"):
+        if folder is None:
             continue
-        folder = Path(command[5].decode()).name
         peak = next(int(line.split()[1]) // 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
         peaks[folder] = max(peaks[folder], peak)
     rows = [
