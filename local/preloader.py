@@ -135,8 +135,11 @@ def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     for module in PRELOADED_MODULES:
         importlib.import_module(module)
-    _send(control, {"ready": True})
-    serve(control)
+    try:
+        _send(control, {"ready": True})
+        serve(control)
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the stack closed its end while this process was telling it something: it is stopping
 
 
 if __name__ == "__main__":
