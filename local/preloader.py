@@ -69,12 +69,13 @@ def _become_worker(control: socket.socket, request: dict[str, Any], descriptors:
     run the worker as ``python -u local/worker.py ...`` would. Never returns."""
     status = 1
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # as local.processes does for the stack's children
         if os.getppid() != preloader:  # the preloader died before the request took hold
             os._exit(1)
         # Every child shows the preloader's command line: its name (the function's code folder,
         # /proc/<pid>/comm, what `ps` prints) tells them apart.
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, request["name"].encode()[:15])
+        libc.prctl(_PR_SET_NAME, request["name"].encode()[:15])
         control.close()
         output, request_pipe, response_pipe = descriptors
         devnull = os.open(os.devnull, os.O_RDONLY)

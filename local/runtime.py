@@ -77,6 +77,33 @@ class FunctionDefinition:
     timeout_seconds: int
 
 
+def _start_script(
+    script: Path, arguments: list[str], environment: Mapping[str, str], pass_fds: tuple[int, ...]
+) -> subprocess.Popen[str]:
+    """``python -u script arguments...`` with only ``environment``, its output one line at a time."""
+    return spawn(
+        [sys.executable, "-u", str(script), *arguments],
+        env=dict(environment),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=pass_fds,
+        text=True,
+        bufsize=1,
+    )
+
+
+def _pump_logs(output: IO[str] | None, source: str, log_sink: LogSink) -> None:
+    """Each line a process writes, to the log, from a thread of its own until the process ends."""
+    assert output is not None
+
+    def pump() -> None:
+        for line in output:
+            log_sink(source, line.rstrip("\n"))
+
+    threading.Thread(target=pump, name=f"{source}-logs", daemon=True).start()
+
+
 def _worker_arguments(definition: FunctionDefinition) -> list[str]:
     """local/worker.py's arguments after its two pipes."""
     return [str(definition.code_dir), definition.handler, *(str(path) for path in definition.layer_dirs)]
@@ -97,22 +124,11 @@ class _Worker:
         if preloader is not None:
             self.process = preloader.fork(definition, request_read, response_write)
         else:
-            self.process = spawn(
-                [
-                    sys.executable,
-                    "-u",
-                    str(WORKER_SCRIPT),
-                    str(request_read),
-                    str(response_write),
-                    *_worker_arguments(definition),
-                ],
-                env=dict(definition.environment),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+            self.process = _start_script(
+                WORKER_SCRIPT,
+                [str(request_read), str(response_write), *_worker_arguments(definition)],
+                definition.environment,
                 pass_fds=(request_read, response_write),
-                text=True,
-                bufsize=1,
             )
         os.close(request_read)
         os.close(response_write)
@@ -120,12 +136,7 @@ class _Worker:
             on_start(self.process.pid)
         self._buffer = b""
         self._ready = False
-        threading.Thread(target=self._pump_logs, args=(log_sink,), daemon=True).start()
-
-    def _pump_logs(self, log_sink: LogSink) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            log_sink(self.definition.name, line.rstrip("\n"))
+        _pump_logs(self.process.stdout, definition.name, log_sink)
 
     def wait_until_ready(self) -> None:
         """Init (imports, module-level setup) does not count against the function's timeout."""
@@ -293,26 +304,12 @@ class Preloader:
         self._pending_stdout: IO[str] | None = None
         self._children: dict[int, ForkedProcess] = {}
         self._ready = threading.Event()
-        self.process = spawn(
-            [sys.executable, "-u", str(PRELOADER_SCRIPT), str(theirs.fileno())],
-            env=_shared(environments),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),),
-            text=True,
-            bufsize=1,
-        )
+        self.process = _start_script(PRELOADER_SCRIPT, [str(theirs.fileno())], _shared(environments), pass_fds=(theirs.fileno(),))
         theirs.close()
         if on_start is not None:
             on_start(self.process.pid)
-        threading.Thread(target=self._pump_logs, args=(log_sink,), name="preloader-logs", daemon=True).start()
+        _pump_logs(self.process.stdout, "preloader", log_sink)
         threading.Thread(target=self._read_messages, name="preloader", daemon=True).start()
-
-    def _pump_logs(self, log_sink: LogSink) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            log_sink("preloader", line.rstrip("\n"))
 
     def _read_messages(self) -> None:
         while True:

@@ -96,9 +96,10 @@ def test_a_crash_replaces_the_environment(pool: FunctionPool) -> None:
     assert pool.invoke({})["pid"] != before
 
 
-def test_a_forked_environment_is_a_child_of_the_preloader_and_dies_with_it(definition: FunctionDefinition) -> None:
+def test_a_forked_environment_is_a_child_of_the_preloader_and_dies_with_it(
+    definition: FunctionDefinition, preloader: Preloader
+) -> None:
     # Given an execution environment forked by the preloader, serving invocations
-    preloader = Preloader([definition.environment], lambda _source, _line: None)
     pool = FunctionPool(definition, lambda _source, _line: None, max_concurrency=1, preloader=preloader)
     pid = pool.invoke({})["pid"]
     assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(preloader.process.pid)  # its parent
