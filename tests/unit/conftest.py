@@ -13,6 +13,8 @@ from typing import NoReturn
 
 import pytest
 
+from tests.unit.fakes import FakeAttemptStore, Tables
+
 
 class NetworkBlocked(RuntimeError):
     """A unit test tried to reach the network (or AWS): it belongs in another tier, or needs a fake."""
@@ -37,3 +39,14 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     botocore_session = sys.modules.get("botocore.session")
     if botocore_session is not None:
         monkeypatch.setattr(botocore_session.Session, "create_client", _refuse_client)
+
+
+@pytest.fixture
+def tables() -> Tables:
+    """Empty tables; a module whose tests start with accounts open gives its own."""
+    return Tables()
+
+
+@pytest.fixture
+def failures() -> FakeAttemptStore:
+    return FakeAttemptStore()

@@ -77,11 +77,6 @@ def event() -> Events:
 
 
 @pytest.fixture
-def tables() -> Tables:
-    return Tables()
-
-
-@pytest.fixture
 def transactions(tables: Tables) -> FakeWalletStore:
     return FakeWalletStore(tables)
 

@@ -51,11 +51,6 @@ def login(email: str = "asha@example.com", password: str = PASSWORD) -> LoginReq
 
 
 @pytest.fixture
-def tables() -> Tables:
-    return Tables()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     # Access tokens are verified by PyJWT against the real time: the clock starts at it, then moves when told.
     return FakeClock(datetime.now(UTC).replace(microsecond=0))
@@ -64,11 +59,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def tokens() -> FakeTokenStore:
     return FakeTokenStore()
-
-
-@pytest.fixture
-def failures() -> FakeAttemptStore:
-    return FakeAttemptStore()
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
-"""What the vault's logic tests share: the stores, the clock, the login guard's counters, a password hash."""
+"""What the vault's logic tests share: the clock and a password hash (the tables and the login
+guard's counters are the unit tier's, tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.unit.fakes import FakeAttemptStore, FakeClock, Tables
+from tests.unit.fakes import FakeClock
 from tests.unit.vault.test_vault_logic import PASSWORD
 from vaultpay.core.passwords import hash_password
 
@@ -15,15 +16,5 @@ def password_hash() -> str:
 
 
 @pytest.fixture
-def tables() -> Tables:
-    return Tables()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def failures() -> FakeAttemptStore:
-    return FakeAttemptStore()
