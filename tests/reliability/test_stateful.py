@@ -206,6 +206,10 @@ def test_the_wallet_behaves_like_its_model(stack: RunningStack) -> None:
             stateful_step_count=SIZES.stateful_steps,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            # `make test`'s run is a dozen short examples. Drawn at random, one run made eight
+            # requests and none of them moved money, so the check below failed with nothing
+            # wrong. Its examples are now the same in every run; `make stress` draws new ones.
+            derandomize=SIZES is not FULL,
         ),
     )
     outcomes = WalletMachine.outcomes
