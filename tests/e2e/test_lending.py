@@ -139,6 +139,13 @@ def both_widths(page: Page, name: str) -> None:
         page.set_viewport_size(desktop)
 
 
+def order_requests(page: Page, order: str) -> None:
+    """Chooses the lend page's order and waits until the list shows it: a request opened before
+    then would be in a list about to be replaced, its commit form with it."""
+    page.get_by_label("Order").select_option(order)
+    expect(page.locator("#open-requests")).to_have_attribute("aria-busy", "false")
+
+
 def tab_to(page: Page, name: str | re.Pattern[str], limit: int = 60) -> None:
     """Presses Tab until the focused element's label or text is ``name`` (or matches it)."""
     for _ in range(limit):
@@ -244,7 +251,7 @@ def test_lend_within_the_caps_and_a_lost_answer_commits_once(page: Page, url: st
     log_in(page, url, ravi)
     page.get_by_role("navigation").get_by_role("link", name="Lend").click()
     # When he orders the open requests by rate
-    page.get_by_label("Order").select_option("rate")
+    order_requests(page, "rate")
     first = page.locator("#open-requests > li").first
     expect(first).to_contain_text("Cold storage for the orchard")
     expect(first).to_contain_text("Asha Menon (u***@example.com)")  # the e-mail masked
@@ -295,14 +302,15 @@ def test_an_answer_for_the_order_left_behind_does_not_replace_the_order_chosen(p
     log_in(page, url, lender)
     page.get_by_role("navigation").get_by_role("link", name="Lend").click()
     # When the lender orders by rate, and only then the newest-first answer arrives
-    page.get_by_label("Order").select_option("rate")
+    order_requests(page, "rate")
     requests = page.locator("#open-requests > li")
     expect(requests.first).to_contain_text(top_by_rate)
     assert len(held) == 1
     held[0].continue_()
     page.wait_for_timeout(1_000)
-    # Then the list is still the one ordered by rate, and "Load more" continues that order
+    # Then the list is still the one ordered by rate, not busy, and "Load more" continues that order
     expect(requests.first).to_contain_text(top_by_rate)
+    expect(page.locator("#open-requests")).to_have_attribute("aria-busy", "false")
     expect(requests).to_have_count(5)
     page.get_by_role("button", name="Load more").click()
     expect(requests).not_to_have_count(5)
@@ -314,7 +322,7 @@ def test_a_commitment_past_the_room_is_refused_in_words(page: Page, url: str, la
     loan_id = request_loan(lapi, asha, "20000.00", purpose="Looms for the workshop")
     log_in(page, url, ravi)
     page.goto(f"{url}/#/lend")
-    page.get_by_label("Order").select_option("newest")
+    order_requests(page, "newest")
     request = page.locator(f'#open-requests > li[data-loan="{loan_id}"]')
     request.get_by_role("button", name="Lend to Asha Menon").click()
     page.get_by_label("Amount to lend (₹)").fill("12000")

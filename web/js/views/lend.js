@@ -152,6 +152,9 @@ export function lendView(main) {
   async function loadOpen({ append = false } = {}) {
     const mine = append ? listing : ++listing;
     more.disabled = true;
+    // Busy until the listing asked for last is shown: assistive technology (and a test) waits for
+    // it rather than acting on a list about to be replaced.
+    list.setAttribute("aria-busy", "true");
     try {
       const page = await openLoans({ order: order.value, cursor: append ? cursor : null, limit: PAGE_SIZE });
       if (mine !== listing) return;
@@ -169,7 +172,10 @@ export function lendView(main) {
     } catch (error) {
       if (mine === listing) status.textContent = `Could not load the requests. ${messageFor(error)}`;
     } finally {
-      if (mine === listing) more.disabled = false;
+      if (mine === listing) {
+        more.disabled = false;
+        list.setAttribute("aria-busy", "false");
+      }
     }
   }
 
