@@ -22,6 +22,7 @@ from local.template import ROOT
 from tests.e2e.conftest import keys_of, log_in, lose_the_response, screenshot
 from tests.e2e.test_accessibility import assert_visible_focus, tab_through
 from tests.support.api import Api, User
+from tests.support.loans import sweep
 from tests.support.stack import RunningStack, running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -119,12 +120,6 @@ def stack_clock(api: Api, days: float = 0) -> datetime:
     response = api.post("/_local/clock", {"advance_days": days}) if days else api.get("/_local/clock")
     assert response.status_code == 200, response.text
     return datetime.fromisoformat(response.json()["now"])
-
-
-def sweep(api: Api) -> dict[str, Any]:
-    response = api.post("/_local/schedules/LoanSweeperFunction/run")
-    assert response.status_code == 200, response.text
-    return dict(response.json()["result"])
 
 
 def both_widths(page: Page, name: str) -> None:
@@ -493,8 +488,10 @@ def test_installments_not_paid_turn_overdue_then_defaulted(page: Page, url: str,
     assert lapi.transfer(bala, kiran, "999.00").status_code == 201
     # When four months pass (the first installment 95 days overdue) and the sweeper runs
     stack_clock(lapi, days=125)
-    report = sweep(lapi)
-    assert report["defaulted"] >= 1
+    sweep(lapi)
+    # (the stack's own schedule may have run the sweeper first, the moment the clock jumped, and
+    # left this run nothing to do: the loan's state says it was done, not this run's report)
+    assert loan_detail(lapi, kiran, defaulting)["status"] == "DEFAULTED"
     # And Kiran lends to Chitra, who spends everything too, and a month passes
     kiran, chitra = lapi.login(kiran), lapi.new_user(full_name="Chitra Nair")
     late = request_loan(lapi, chitra, "1000.00", purpose="Seeds for the next sowing")
