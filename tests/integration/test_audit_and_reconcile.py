@@ -156,7 +156,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSt
         yield running, seed.run(running.url, seed=7)
 
 
-@pytest.mark.own_stacks  # seeding takes half a minute: in `make test` it runs beside the shared stack's tests
 class TestDemoData:
     def test_twenty_people_the_demo_login_and_a_hundred_transfers(self, seeded: Any) -> None:
         running, report = seeded
