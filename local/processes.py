@@ -34,6 +34,15 @@ def spawn(command: list[str], **options: Any) -> subprocess.Popen[Any]:
     return _SPAWNER.submit(lambda: subprocess.Popen(command, preexec_fn=lambda: _die_with(parent), **options)).result()
 
 
+def wait_or_kill(process: subprocess.Popen[Any], timeout_seconds: float) -> int:
+    """The process's exit status, once it has ended; killed if it has not within the timeout."""
+    try:
+        return process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
 def start_time(pid: int) -> int | None:
     """When the process started (clock ticks since boot), None if it is gone: with the pid, it
     names one process, never another that reuses the pid later. A zombie counts as gone."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from local.processes import spawn
+from local.processes import spawn, wait_or_kill
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 PRELOADER_SCRIPT = Path(__file__).with_name("preloader.py")
@@ -173,12 +173,15 @@ class _Worker:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def stop(self) -> None:
+    def kill(self) -> None:
         for descriptor in (self._request_write, self._response_read):
             with contextlib.suppress(OSError):
                 os.close(descriptor)
         if self.process.poll() is None:
             self.process.kill()
+
+    def stop(self) -> None:
+        self.kill()
         self.process.wait()
 
 
@@ -254,8 +257,13 @@ class FunctionPool:
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []
+        # All killed first, then waited for: a forked environment's exit is reported by the
+        # preloader's next reap, up to its reap interval later, and one at a time that added up
+        # to seconds per stop.
         for worker in idle:
-            worker.stop()
+            worker.kill()
+        for worker in idle:
+            worker.process.wait()
 
 
 class ForkedProcess:
@@ -366,11 +374,7 @@ class Preloader:
         with contextlib.suppress(OSError):
             self._control.shutdown(socket.SHUT_RDWR)
         self._control.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process, 10)
 
 
 def _shared(environments: Iterable[Mapping[str, str]]) -> dict[str, str]:

@@ -33,7 +33,7 @@ from local import dynamodb_local, seed
 from local.console import readable
 from local.edge import ClientLimiter
 from local.gateway import CorsPolicy, Gateway, GatewayServer
-from local.processes import spawn
+from local.processes import spawn, wait_or_kill
 from local.provision import LOCAL_PARAMETERS, Clients, function_environment, intrinsics_for, provision
 from local.runtime import FunctionDefinition, FunctionPool, Preloader
 from local.schedules import CLOCK_FILE_VARIABLE, LocalClock, LocalControl, Scheduler
@@ -379,11 +379,7 @@ class LocalStack:
             if child.poll() is None:
                 child.terminate()
         for child in self._children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            wait_or_kill(child, 10)
         self.stack_file.unlink(missing_ok=True)
         self._state_lock.release()
         with self._log_lock:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.processes import wait_or_kill
 from local.stack import ServiceEndpoints
 from local.template import ROOT
 
@@ -61,11 +62,7 @@ class RunningStack:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            wait_or_kill(self.process, 30)
 
 
 @contextmanager
